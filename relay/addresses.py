@@ -1,0 +1,74 @@
+"""Pure address helpers: alias generation, normalisation, and spotting relaying tricks."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from email.headerregistry import Address
+from email.utils import getaddresses
+
+# Lower-case letters and digits without the look-alikes 0/o, 1/l/i: an alias read
+# aloud or copied by hand still routes.
+ALIAS_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+MIN_ENTROPY_BITS = 60
+_BITS_PER_CHAR = math.log2(len(ALIAS_ALPHABET))
+
+
+def local_part_length(total_length: int, domain: str) -> int:
+    """Characters left for the random part once `@domain` is counted in `total_length`."""
+    local = total_length - 1 - len(domain)
+    needed = math.ceil(MIN_ENTROPY_BITS / _BITS_PER_CHAR)
+    if local < needed:
+        raise ValueError(
+            f"{total_length} characters leave {max(local, 0)} for the random part of an "
+            f"alias at {domain}; it needs at least {needed}"
+        )
+    return local
+
+
+def new_alias(total_length: int, domain: str) -> str:
+    """A fresh random alias exactly `total_length` characters long, domain included."""
+    local = "".join(secrets.choice(ALIAS_ALPHABET) for _ in range(local_part_length(total_length, domain)))
+    return f"{local}@{domain}"
+
+
+def normalise_address(address: str) -> str:
+    """The lower-cased bare address (angle brackets and display name removed).
+
+    Mail addresses are compared case-insensitively throughout relay (SPEC §2.4):
+    real-world mail systems treat local parts that way even though RFC 5321 need not.
+    """
+    text = address.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    if text.count("@") != 1:
+        raise ValueError(f"{address!r} is not an email address")
+    local, domain = text.rsplit("@", 1)
+    if not local or not domain or any(c.isspace() for c in text):
+        raise ValueError(f"{address!r} is not an email address")
+    return f"{local}@{domain}".lower()
+
+
+def header_addresses(values: list[str]) -> list[str]:
+    """Bare, lower-cased addresses named in header values such as From."""
+    found = []
+    for _name, addr in getaddresses(values):
+        if "@" in addr:
+            found.append(addr.lower())
+    return found
+
+
+def is_relaying_trick(local_part: str) -> bool:
+    """True for local parts that try to route onwards: %-hack, !-paths, quoting, @ inside."""
+    return any(c in local_part for c in '%!@"\\') or local_part.startswith(".")
+
+
+def split(address: str) -> tuple[str, str]:
+    local, _, domain = address.rpartition("@")
+    return local, domain
+
+
+def format_address(display_name: str, address: str) -> str:
+    """RFC 5322 mailbox with the display name quoted or encoded as needed."""
+    local, domain = split(address)
+    return str(Address(display_name=display_name, username=local, domain=domain))

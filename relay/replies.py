@@ -1,0 +1,74 @@
+"""The reply vocabulary: every SMTP code relay sends, and the exceptions that carry them.
+
+Only the SMTP front and the CLI turn these into text; steps raise them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: int
+    enhanced: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.enhanced} {self.text}"
+
+    def but(self, text: str) -> Reply:
+        """The same codes with a more specific sentence."""
+        return Reply(self.code, self.enhanced, text)
+
+    @property
+    def permanent(self) -> bool:
+        return self.code >= 500
+
+
+class Refused(Exception):
+    """A permanent refusal (5xx): the sender's server gives up and tells the sender."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(str(reply))
+        self.reply = reply
+
+
+class Deferred(Exception):
+    """A temporary refusal (4xx): the sender's server tries again later."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(str(reply))
+        self.reply = reply
+
+
+S221_BYE = Reply(221, "2.0.0", "Bye")
+S250_OK = Reply(250, "2.0.0", "OK")
+S250_RCPT_OK = Reply(250, "2.1.5", "Recipient OK")
+S250_QUEUED = Reply(250, "2.0.0", "Message accepted for delivery")
+
+S421_TIMEOUT = Reply(421, "4.4.2", "Closing the connection: it was idle for too long")
+S421_TOO_MANY = Reply(421, "4.7.0", "Too many connections at once, please try again later")
+S421_SHUTTING_DOWN = Reply(421, "4.3.2", "The relay is restarting, please try again shortly")
+S450_QUOTA = Reply(450, "4.7.1", "The daily sending limit has been reached")
+S451_INTERNAL = Reply(451, "4.3.0", "A temporary problem on our side, please try again later")
+S452_ONE_ALIAS = Reply(
+    452, "4.5.3",
+    "Only one recipient per message: your mail server will send to the others separately",
+)
+
+S550_NOT_LOCAL = Reply(550, "5.7.1", "This relay only accepts mail for its own addresses")
+S550_UNKNOWN_ALIAS = Reply(550, "5.1.1", "No such address here: check the address you wrote to")
+S550_NOT_AUTHORISED = Reply(
+    550, "5.7.1", "You are not allowed to write to this address from this sender address"
+)
+S550_SELLER_TO_SELLER = Reply(550, "5.7.1", "Sellers cannot write to other sellers")
+S550_BARE_LINE_ENDING = Reply(
+    550, "5.5.2", "The message has a bare CR or LF line ending; lines must end with CRLF"
+)
+S550_NULL_SENDER = Reply(
+    550, "5.7.1", "Mail with an empty sender is not accepted at this address"
+)
+S552_TOO_BIG = Reply(552, "5.3.4", "The message is larger than this relay accepts")
+S554_LOOP = Reply(554, "5.4.6", "Mail loop detected: the message has passed too many servers")
+S554_MALFORMED = Reply(554, "5.6.0", "The message could not be read: it is not valid mail")

@@ -1,0 +1,91 @@
+"""The delivery queue: claim due entries under a lease, then settle them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relay.store import tables as t
+from relay.store.records import Delivery, QueueItem
+
+
+async def claim(
+    session: AsyncSession, now: datetime, lease: timedelta, limit: int
+) -> list[Delivery]:
+    """Take up to `limit` due entries; a lease that runs out frees them for others.
+
+    On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several relays claim side by side
+    without waiting on or duplicating each other; SQLite has one writer anyway.
+    """
+    due = (
+        select(t.QueueEntry)
+        .where(
+            t.QueueEntry.next_attempt_at <= now,
+            (t.QueueEntry.lease_until.is_(None)) | (t.QueueEntry.lease_until < now),
+        )
+        .order_by(t.QueueEntry.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    entries = (await session.scalars(due)).all()
+    if not entries:
+        return []
+    for entry in entries:
+        entry.lease_until = now + lease
+        entry.attempts += 1
+    bodies = dict(
+        (
+            await session.execute(
+                select(t.ArchivedForm.message_id, t.ArchivedForm.data).where(
+                    t.ArchivedForm.message_id.in_([e.message_id for e in entries]),
+                    t.ArchivedForm.form == "delivered",
+                )
+            )
+        ).tuples()
+    )
+    await session.flush()
+    return [
+        Delivery(
+            queue_id=e.id,
+            message_id=e.message_id,
+            envelope_from=e.envelope_from,
+            recipient=e.recipient,
+            attempts=e.attempts,
+            data=bodies[e.message_id],
+            created_at=e.created_at,
+        )
+        for e in entries
+    ]
+
+
+async def delivered(session: AsyncSession, queue_id: int, message_id: str) -> None:
+    await session.execute(delete(t.QueueEntry).where(t.QueueEntry.id == queue_id))
+    await session.execute(
+        update(t.Message).where(t.Message.id == message_id).values(status="delivered")
+    )
+
+
+async def retry_at(session: AsyncSession, queue_id: int, when: datetime, error: str) -> None:
+    await session.execute(
+        update(t.QueueEntry)
+        .where(t.QueueEntry.id == queue_id)
+        .values(next_attempt_at=when, lease_until=None, last_error=error)
+    )
+
+
+async def failed(session: AsyncSession, queue_id: int, message_id: str, error: str) -> None:
+    await session.execute(delete(t.QueueEntry).where(t.QueueEntry.id == queue_id))
+    await session.execute(
+        update(t.Message).where(t.Message.id == message_id).values(status="bounced")
+    )
+
+
+async def items(session: AsyncSession) -> list[QueueItem]:
+    rows = await session.scalars(select(t.QueueEntry).order_by(t.QueueEntry.next_attempt_at))
+    return [
+        QueueItem(r.message_id, r.recipient, r.attempts, r.next_attempt_at, r.last_error,
+                  r.created_at)
+        for r in rows
+    ]

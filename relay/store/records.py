@@ -1,0 +1,128 @@
+"""Plain frozen records that leave the store; ORM rows never do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Direction = Literal["seller-to-buyer", "buyer-to-seller", "admin"]
+AliasKind = Literal["buyer", "seller"]
+
+
+class StoreError(Exception):
+    """Base of the errors the store raises, worded for the admin."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+class Conflict(StoreError):
+    pass
+
+
+@dataclass(frozen=True)
+class SellerRecord:
+    id: str
+    name: str
+    email: str
+    orders_per_day: int | None
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BuyerRecord:
+    id: str
+    email: str
+    name: str | None
+    language: str | None
+    opted_out: bool
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    id: str
+    buyer_id: str
+    seller_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Aliases:
+    buyer_alias: str
+    seller_alias: str
+
+
+@dataclass(frozen=True)
+class AliasInfo:
+    kind: AliasKind
+    buyer: str
+    seller: str
+    orders: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where mail to one alias goes, and who may send it.
+
+    `sender_addresses` are every real address of the sending side: the sender
+    checks accept only those, and the rewrite removes all of them.
+    """
+
+    alias: str
+    direction: Direction
+    relationship_id: int | None
+    buyer_id: str | None
+    seller_id: str | None
+    recipient: str
+    sender_addresses: tuple[str, ...]
+    sender_name: str
+    sender_alias: str
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Everything the 250 boundary writes in one transaction."""
+
+    message_id: str
+    route: Route
+    envelope_sender: str
+    subject: str | None
+    original_message_id: str | None
+    relay_message_id: str
+    parent_id: str | None
+    received: bytes
+    delivered: bytes
+    envelope_from: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A claimed queue entry, ready to hand to a transport."""
+
+    queue_id: int
+    message_id: str
+    envelope_from: str
+    recipient: str
+    attempts: int
+    data: bytes
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    message_id: str
+    recipient: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ThreadLink:
+    """A Message-ID named by a reply, as the recipient's mail client knows it."""
+
+    translated: str
+    message_id: str

@@ -1,0 +1,106 @@
+"""The directory: sellers, buyers, orders, relationships and their aliases, on both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from relay.store import NotFound, Store
+
+ALIAS_LENGTH = 35
+
+
+async def _pair(store: Store) -> None:
+    await store.put_seller("s1", "Acme Shop", "Owner@Acme.example")
+    await store.put_buyer("b1", "bob@buyer.example", "Bob B.")
+
+
+class TestSellers:
+    async def test_primary_address_is_authorised_and_lower_cased(self, store: Store) -> None:
+        """The primary address is stored lower-case and may send at once."""
+        await _pair(store)
+        seller = await store.seller("s1")
+        assert seller.email == "owner@acme.example"
+        assert seller.addresses == ("owner@acme.example",)
+
+    async def test_authorise_and_revoke(self, store: Store) -> None:
+        """Extra sending addresses can be added and taken away again."""
+        await _pair(store)
+        await store.authorise("s1", "Staff@Acme.example")
+        assert (await store.seller("s1")).addresses == ("owner@acme.example", "staff@acme.example")
+        assert await store.seller_owning("staff@acme.example") == "s1"
+        await store.revoke("s1", "staff@acme.example")
+        assert (await store.seller("s1")).addresses == ("owner@acme.example",)
+        assert await store.seller_owning("staff@acme.example") is None
+
+    async def test_revoking_an_unknown_address_is_not_found(self, store: Store) -> None:
+        await _pair(store)
+        with pytest.raises(NotFound):
+            await store.revoke("s1", "nobody@acme.example")
+
+    async def test_unknown_seller_is_not_found(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            await store.authorise("nope", "a@b.example")
+
+
+class TestAliases:
+    async def test_aliases_are_stable_exact_length_and_distinct(self, store: Store) -> None:
+        """The same pair always gets the same two aliases of exactly the configured length."""
+        await _pair(store)
+        first = await store.aliases("b1", "s1")
+        again = await store.aliases("b1", "s1")
+        assert first == again
+        assert first.buyer_alias != first.seller_alias
+        for alias in (first.buyer_alias, first.seller_alias):
+            assert len(alias) == ALIAS_LENGTH
+            assert alias.endswith("@relay.example")
+
+    async def test_lookup_is_case_insensitive(self, store: Store) -> None:
+        await _pair(store)
+        await store.put_order("o1", "b1", "s1")
+        aliases = await store.aliases("b1", "s1")
+        info = await store.lookup(aliases.buyer_alias.upper())
+        assert (info.kind, info.buyer, info.seller, info.orders) == ("buyer", "b1", "s1", ("o1",))
+        info = await store.lookup(aliases.seller_alias)
+        assert info.kind == "seller"
+
+    async def test_unknown_alias_is_not_found(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            await store.lookup("zzzzzzzzzzzzzzzzzzzzz@relay.example")
+
+    async def test_route_to_buyer_alias_names_the_seller_as_sender(self, store: Store) -> None:
+        await _pair(store)
+        aliases = await store.aliases("b1", "s1")
+        route = await store.route(aliases.buyer_alias)
+        assert route is not None
+        assert route.direction == "seller-to-buyer"
+        assert route.recipient == "bob@buyer.example"
+        assert route.sender_addresses == ("owner@acme.example",)
+        assert route.sender_name == "Acme Shop"
+        assert route.sender_alias == aliases.seller_alias
+
+    async def test_route_to_seller_alias_names_the_buyer_as_sender(self, store: Store) -> None:
+        await _pair(store)
+        aliases = await store.aliases("b1", "s1")
+        route = await store.route(aliases.seller_alias)
+        assert route is not None
+        assert route.direction == "buyer-to-seller"
+        assert route.recipient == "owner@acme.example"
+        assert route.sender_addresses == ("bob@buyer.example",)
+        assert route.sender_name == "Bob B."
+
+    async def test_aliases_need_known_parties(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            await store.aliases("b1", "s1")
+
+
+class TestBuyersAndOrders:
+    async def test_opt_out_and_back(self, store: Store) -> None:
+        await _pair(store)
+        assert (await store.set_opt_out("b1", True)).opted_out
+        assert not (await store.set_opt_out("b1", False)).opted_out
+
+    async def test_order_update_keeps_relationship(self, store: Store) -> None:
+        await _pair(store)
+        await store.put_order("o1", "b1", "s1")
+        order = await store.put_order("o1", "b1", "s1", status="shipped")
+        assert order.status == "shipped"
