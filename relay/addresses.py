@@ -28,7 +28,8 @@ def local_part_length(total_length: int, domain: str) -> int:
 
 def new_alias(total_length: int, domain: str) -> str:
     """A fresh random alias exactly `total_length` characters long, domain included."""
-    local = "".join(secrets.choice(ALIAS_ALPHABET) for _ in range(local_part_length(total_length, domain)))
+    size = local_part_length(total_length, domain)
+    local = "".join(secrets.choice(ALIAS_ALPHABET) for _ in range(size))
     return f"{local}@{domain}"
 
 

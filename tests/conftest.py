@@ -104,7 +104,7 @@ def postgres_url() -> Iterator[str]:
     name = f"relay_test_{secrets.token_hex(4)}"
     try:
         _run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure to connect
+    except (TimeoutError, OSError, Exception) as exc:
         reason = f"PostgreSQL at {make_url(PG_URL).render_as_string()} is not reachable: {exc}"
         if REQUIRE_PG:
             pytest.fail(reason + " (RELAY_REQUIRE_POSTGRES is set)")

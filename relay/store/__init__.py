@@ -16,8 +16,8 @@ from relay.store import tables as t
 from relay.store.engine import create_engine, create_sessionmaker
 from relay.store.records import (
     Accepted,
-    AliasInfo,
     Aliases,
+    AliasInfo,
     BuyerRecord,
     Conflict,
     Delivery,

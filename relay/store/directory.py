@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relay.addresses import new_alias
 from relay.store import tables as t
 from relay.store.records import (
-    AliasInfo,
     Aliases,
+    AliasInfo,
     BuyerRecord,
     NotFound,
     OrderRecord,

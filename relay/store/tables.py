@@ -88,7 +88,7 @@ class Buyer(Base):
 
 
 class Relationship(Base):
-    """One buyer–seller pair and its two aliases, which never change."""
+    """One buyer-seller pair and its two aliases, which never change."""
 
     __tablename__ = "relationships"
     __table_args__ = (UniqueConstraint("buyer_id", "seller_id"),)
