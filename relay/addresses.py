@@ -42,10 +42,14 @@ def normalise_address(address: str) -> str:
     text = address.strip()
     if text.startswith("<") and text.endswith(">"):
         text = text[1:-1].strip()
-    if text.count("@") != 1:
-        raise ValueError(f"{address!r} is not an email address")
-    local, domain = text.rsplit("@", 1)
-    if not local or not domain or any(c.isspace() for c in text):
+    local, _, domain = text.rpartition("@")
+    quoted = local.startswith('"') and local.endswith('"') and len(local) > 1
+    if (
+        not local
+        or not domain
+        or ("@" in local and not quoted)
+        or any(c.isspace() for c in (domain if quoted else text))
+    ):
         raise ValueError(f"{address!r} is not an email address")
     return f"{local}@{domain}".lower()
 
@@ -73,3 +77,13 @@ def format_address(display_name: str, address: str) -> str:
     """RFC 5322 mailbox with the display name quoted or encoded as needed."""
     local, domain = split(address)
     return str(Address(display_name=display_name, username=local, domain=domain))
+
+
+def relay_message_id(message_id: str, domain: str) -> str:
+    """The Message-ID the relay gives the delivered copy."""
+    return f"<{message_id}@{domain}>"
+
+
+def bounce_address(message_id: str, domain: str) -> str:
+    """The VERP envelope sender of a forwarded copy: its bounces come back to us, per message."""
+    return f"bounce-{message_id}@{domain}"

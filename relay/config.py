@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit, urlunsplit
 
 from relay.addresses import MIN_ENTROPY_BITS, local_part_length, normalise_address
 
@@ -220,7 +221,13 @@ def _convert(key: str, hint: Any, value: object) -> Any:
     if origin is tuple:
         if not isinstance(value, list):
             raise ValueError("expected a list")
-        return tuple(_convert(f"{key}[{i}]", args[0], v) for i, v in enumerate(value))
+        items = []
+        for i, item in enumerate(value):
+            try:
+                items.append(_convert(f"{key}[{i}]", args[0], item))
+            except ValueError as exc:
+                raise ValueError(f"[{i}]: {exc}") from None
+        return tuple(items)
     if args and type(None) in args:  # an optional value
         (inner,) = (a for a in args if a is not type(None))
         return _convert(key, inner, value)
@@ -251,7 +258,9 @@ def _section(cls: type[T], name: str, raw: object) -> T:
         try:
             values[key] = _convert(f"{name}.{key}", hints[key], value)
         except ValueError as exc:
-            raise ConfigError(f"{name}.{key}: {exc}") from None
+            reason = str(exc)
+            sep = "" if reason.startswith("[") else ": "
+            raise ConfigError(f"{name}.{key}{sep}{reason}") from None
     return cls(**values)
 
 
@@ -376,9 +385,21 @@ def effective(settings: Settings) -> dict[str, Any]:
         table: dict[str, Any] = {}
         for sf in dataclasses.fields(section):
             value = getattr(section, sf.name)
-            if sf.metadata.get("secret"):
+            if f.name == "store" and sf.name == "url":
+                table[sf.name] = _mask_url_password(value)
+            elif sf.metadata.get("secret"):
                 table[sf.name] = None if value is None else "********"
             elif value is not None:
                 table[sf.name] = plain(value)
         out[f.name] = table
     return out
+
+
+
+def _mask_url_password(url: str) -> str:
+    """The store URL without its password (a PostgreSQL URL may carry one)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:********@{host}"))

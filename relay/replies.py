@@ -44,6 +44,7 @@ class Deferred(Exception):
 
 S221_BYE = Reply(221, "2.0.0", "Bye")
 S250_OK = Reply(250, "2.0.0", "OK")
+S250_SENDER_OK = Reply(250, "2.1.0", "Sender OK")
 S250_RCPT_OK = Reply(250, "2.1.5", "Recipient OK")
 S250_QUEUED = Reply(250, "2.0.0", "Message accepted for delivery")
 
@@ -69,6 +70,8 @@ S550_BARE_LINE_ENDING = Reply(
 S550_NULL_SENDER = Reply(
     550, "5.7.1", "Mail with an empty sender is not accepted at this address"
 )
+S553_BAD_SENDER = Reply(553, "5.1.7", "The sender address is not a valid email address")
+S553_BAD_RECIPIENT = Reply(553, "5.1.3", "The recipient address is not a valid email address")
 S552_TOO_BIG = Reply(552, "5.3.4", "The message is larger than this relay accepts")
 S554_LOOP = Reply(554, "5.4.6", "Mail loop detected: the message has passed too many servers")
 S554_MALFORMED = Reply(554, "5.6.0", "The message could not be read: it is not valid mail")

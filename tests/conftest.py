@@ -130,10 +130,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 async def _truncate(url: str) -> None:
     store = Store(url, 35, DOMAIN)
-    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    # DELETE beats TRUNCATE by far on tables this small.
     try:
         async with store.engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            for table in reversed(Base.metadata.sorted_tables):
+                await conn.execute(text(f'DELETE FROM "{table.name}"'))
     finally:
         await store.close()
 

@@ -6,8 +6,11 @@ call, so changes made with the CLI reach a running relay at once.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from relay.addresses import normalise_address
@@ -28,13 +31,14 @@ from relay.store.records import (
     Route,
     SellerRecord,
     StoreError,
+    StoreUnavailable,
     ThreadLink,
 )
 
 __all__ = [
     "Accepted", "AliasInfo", "Aliases", "BuyerRecord", "Conflict", "Delivery", "Direction",
     "NotFound", "OrderRecord", "QueueItem", "Route", "SellerRecord", "Store", "StoreError",
-    "ThreadLink",
+    "StoreUnavailable", "ThreadLink",
 ]
 
 
@@ -45,6 +49,23 @@ class Store:
         self._sessions = create_sessionmaker(self.engine)
         self._alias_length = alias_length
         self._alias_domain = alias_domain
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncSession]:
+        """One transaction; database trouble leaves as a StoreError the CLI can word."""
+        try:
+            async with self._sessions.begin() as session:
+                yield session
+        except IntegrityError as exc:
+            raise Conflict(f"that change conflicts with what is stored: {exc.orig}") from exc
+        except DBAPIError as exc:
+            raise StoreUnavailable(_explain(exc)) from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot reach the store at {self._where}: {exc}") from exc
+
+    @property
+    def _where(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -60,57 +81,57 @@ class Store:
     async def put_seller(
         self, seller_id: str, name: str, email: str, orders_per_day: int | None = None
     ) -> SellerRecord:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             await directory.put_seller(
                 session, seller_id, name, normalise_address(email), orders_per_day
             )
             return await directory.seller(session, seller_id)
 
     async def seller(self, seller_id: str) -> SellerRecord:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             return await directory.seller(session, seller_id)
 
     async def authorise(self, seller_id: str, address: str) -> SellerRecord:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             await directory.authorise(session, seller_id, normalise_address(address))
             return await directory.seller(session, seller_id)
 
     async def revoke(self, seller_id: str, address: str) -> SellerRecord:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             await directory.revoke(session, seller_id, normalise_address(address))
             return await directory.seller(session, seller_id)
 
     async def seller_owning(self, address: str) -> str | None:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             return await directory.seller_owning(session, address)
 
     async def put_buyer(
         self, buyer_id: str, email: str, name: str | None = None, language: str | None = None
     ) -> BuyerRecord:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             await directory.put_buyer(session, buyer_id, normalise_address(email), name, language)
             return await directory.buyer(session, buyer_id)
 
     async def buyer(self, buyer_id: str) -> BuyerRecord:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             return await directory.buyer(session, buyer_id)
 
     async def set_opt_out(self, buyer_id: str, opted_out: bool) -> BuyerRecord:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             await directory.set_opt_out(session, buyer_id, opted_out)
             return await directory.buyer(session, buyer_id)
 
     async def put_order(
         self, order_id: str, buyer_id: str, seller_id: str, status: str | None = None
     ) -> OrderRecord:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             rel = await self._relationship(session, buyer_id, seller_id)
             await directory.put_order(session, order_id, rel.id, status)
             return await directory.order(session, order_id)
 
     async def aliases(self, buyer_id: str, seller_id: str) -> Aliases:
         """The pair's two aliases, created on first use."""
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             rel = await self._relationship(session, buyer_id, seller_id)
             return directory.aliases_of(rel)
 
@@ -122,44 +143,55 @@ class Store:
         )
 
     async def lookup(self, alias: str) -> AliasInfo:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             return await directory.lookup(session, normalise_address(alias))
 
     async def route(self, alias: str) -> Route | None:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             return await directory.route(session, normalise_address(alias))
 
     # -- messages ------------------------------------------------------------
 
     async def accept(self, accepted: Accepted) -> None:
         """The 250 boundary: message, both archived forms and the queue row, or nothing."""
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             await messages.accept(session, accepted)
 
     async def thread_links(
         self, relationship_id: int, direction: Direction, ids: list[str]
-    ) -> list[ThreadLink]:
-        async with self._sessions.begin() as session:
+    ) -> dict[str, ThreadLink]:
+        async with self._begin() as session:
             return await messages.thread_links(session, relationship_id, direction, ids)
+
+    async def archived(self, message_id: str) -> dict[str, bytes]:
+        async with self._begin() as session:
+            return await messages.archived(session, message_id)
 
     # -- queue ---------------------------------------------------------------
 
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             return await queue.claim(session, now, lease, limit)
 
     async def delivered(self, delivery: Delivery) -> None:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             await queue.delivered(session, delivery.queue_id, delivery.message_id)
 
     async def retry_at(self, delivery: Delivery, when: datetime, error: str) -> None:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             await queue.retry_at(session, delivery.queue_id, when, error)
 
     async def failed(self, delivery: Delivery, error: str) -> None:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             await queue.failed(session, delivery.queue_id, delivery.message_id, error)
 
     async def queue_items(self) -> list[QueueItem]:
-        async with self._sessions.begin() as session:
+        async with self._begin() as session:
             return await queue.items(session)
+
+
+def _explain(exc: DBAPIError) -> str:
+    text = str(exc.orig)
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return 'the store has no schema yet: run "relay db upgrade"'
+    return f"the store failed: {text.splitlines()[0] if text else type(exc.orig).__name__}"

@@ -15,6 +15,7 @@ from relay.store.records import (
     Aliases,
     AliasInfo,
     BuyerRecord,
+    Conflict,
     NotFound,
     OrderRecord,
     Route,
@@ -75,7 +76,10 @@ async def authorise(session: AsyncSession, seller_id: str, address: str) -> None
 async def revoke(session: AsyncSession, seller_id: str, address: str) -> None:
     row = await _seller_row(session, seller_id)
     if address == row.email:
-        raise NotFound(f"{address} is seller {seller_id!r}'s primary address; change it instead")
+        raise Conflict(
+            f"{address} is the primary address of seller {seller_id}; give the seller "
+            "another primary address with `relay seller add` before revoking this one"
+        )
     result = await session.execute(
         delete(t.SellerAddress).where(
             t.SellerAddress.seller_id == seller_id, t.SellerAddress.address == address

@@ -44,7 +44,7 @@ async def accept(session: AsyncSession, accepted: Accepted) -> None:
 
 async def thread_links(
     session: AsyncSession, relationship_id: int, direction: Direction, ids: list[str]
-) -> list[ThreadLink]:
+) -> dict[str, ThreadLink]:
     """Translate Message-IDs a reply names into the IDs its recipient's client knows.
 
     A relay-issued ID of a message the recipient sent becomes that message's
@@ -53,7 +53,7 @@ async def thread_links(
     they come from outside the relationship and may name a real host.
     """
     if not ids:
-        return []
+        return {}
     rows = (
         await session.scalars(
             select(t.Message).where(
@@ -62,15 +62,25 @@ async def thread_links(
             )
         )
     ).all()
-    links: list[ThreadLink] = []
+    links: dict[str, ThreadLink] = {}
     for wanted in ids:
         for row in rows:
             if row.relay_message_id == wanted:
                 own = row.direction != direction  # the recipient wrote it
                 translated = row.original_message_id if own and row.original_message_id else wanted
-                links.append(ThreadLink(translated, row.id))
+                links[wanted] = ThreadLink(translated, row.id)
                 break
             if row.original_message_id == wanted and row.direction == direction:
-                links.append(ThreadLink(row.relay_message_id, row.id))
+                links[wanted] = ThreadLink(row.relay_message_id, row.id)
                 break
     return links
+
+
+async def archived(session: AsyncSession, message_id: str) -> dict[str, bytes]:
+    """The archived forms of one message by name ("received", "delivered")."""
+    rows = await session.execute(
+        select(t.ArchivedForm.form, t.ArchivedForm.data).where(
+            t.ArchivedForm.message_id == message_id
+        )
+    )
+    return {form: data for form, data in rows}

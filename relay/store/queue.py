@@ -17,7 +17,8 @@ async def claim(
     """Take up to `limit` due entries; a lease that runs out frees them for others.
 
     On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several relays claim side by side
-    without waiting on or duplicating each other; SQLite has one writer anyway.
+    without waiting on each other; the conditional UPDATE in `_take` is what
+    guarantees one claimant per entry on both backends.
     """
     due = (
         select(t.QueueEntry)
@@ -29,35 +30,51 @@ async def claim(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    entries = (await session.scalars(due)).all()
+    entries = [e for e in (await session.scalars(due)).all() if await _take(session, e, now, lease)]
+    # The rows were claimed by UPDATE; keep the ORM copies from writing again.
+    for entry in entries:
+        session.expunge(entry)
     if not entries:
         return []
-    for entry in entries:
-        entry.lease_until = now + lease
-        entry.attempts += 1
-    bodies = dict(
-        (
-            await session.execute(
-                select(t.ArchivedForm.message_id, t.ArchivedForm.data).where(
-                    t.ArchivedForm.message_id.in_([e.message_id for e in entries]),
-                    t.ArchivedForm.form == "delivered",
-                )
-            )
-        ).tuples()
+    rows = await session.execute(
+        select(t.ArchivedForm.message_id, t.ArchivedForm.data).where(
+            t.ArchivedForm.message_id.in_([e.message_id for e in entries]),
+            t.ArchivedForm.form == "delivered",
+        )
     )
-    await session.flush()
+    bodies = {message_id: data for message_id, data in rows}
     return [
         Delivery(
             queue_id=e.id,
             message_id=e.message_id,
             envelope_from=e.envelope_from,
             recipient=e.recipient,
-            attempts=e.attempts,
+            attempts=e.attempts + 1,
             data=bodies[e.message_id],
             created_at=e.created_at,
         )
         for e in entries
     ]
+
+
+async def _take(session: AsyncSession, entry: t.QueueEntry, now: datetime,
+                lease: timedelta) -> bool:
+    """Claim one entry only if nobody else did since we looked.
+
+    SQLite has no row locks, and pysqlite reads outside a transaction, so two
+    workers can see the same free entry; this conditional UPDATE lets one win.
+    """
+    result = await session.execute(
+        update(t.QueueEntry)
+        .where(
+            t.QueueEntry.id == entry.id,
+            t.QueueEntry.attempts == entry.attempts,
+            (t.QueueEntry.lease_until.is_(None)) | (t.QueueEntry.lease_until < now),
+        )
+        .values(lease_until=now + lease, attempts=entry.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def delivered(session: AsyncSession, queue_id: int, message_id: str) -> None:

@@ -22,6 +22,10 @@ class Conflict(StoreError):
     pass
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be reached, or has no schema yet."""
+
+
 @dataclass(frozen=True)
 class SellerRecord:
     id: str

@@ -1,0 +1,72 @@
+"""The queue: what is accepted is claimable once, settles once, and retries when told."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from relay.store import Accepted, Store
+
+LEASE = timedelta(minutes=10)
+
+
+async def accept(store: Store, message_id: str) -> None:
+    await store.put_seller("s1", "Acme", "owner@acme.example")
+    await store.put_buyer("b1", "bob@buyer.example")
+    aliases = await store.aliases("b1", "s1")
+    route = await store.route(aliases.buyer_alias)
+    assert route is not None
+    await store.accept(Accepted(
+        message_id=message_id, route=route, envelope_sender="owner@acme.example",
+        subject="hi", original_message_id=f"<{message_id}@acme.example>",
+        relay_message_id=f"<{message_id}@relay.example>", parent_id=None,
+        received=b"received form", delivered=b"delivered form",
+        envelope_from=f"bounce-{message_id}@relay.example",
+    ))
+
+
+class TestClaim:
+    async def test_accepted_message_is_queued_with_its_delivered_form(self, store: Store) -> None:
+        await accept(store, "m1")
+        (delivery,) = await store.claim(datetime.now(UTC), LEASE, 10)
+        assert (delivery.message_id, delivery.recipient, delivery.data, delivery.attempts) == (
+            "m1", "bob@buyer.example", b"delivered form", 1)
+        assert (await store.archived("m1"))["received"] == b"received form"
+
+    async def test_concurrent_claims_take_an_entry_once(self, store: Store) -> None:
+        """Many workers racing for one entry: exactly one gets it."""
+        await accept(store, "m1")
+        now = datetime.now(UTC)
+        results = await asyncio.gather(*(store.claim(now, LEASE, 1) for _ in range(8)))
+        assert sum(len(r) for r in results) == 1
+
+    async def test_leased_entry_is_not_claimed_until_the_lease_ends(self, store: Store) -> None:
+        await accept(store, "m1")
+        now = datetime.now(UTC)
+        assert len(await store.claim(now, LEASE, 1)) == 1
+        assert await store.claim(now + timedelta(minutes=5), LEASE, 1) == []
+        (again,) = await store.claim(now + timedelta(minutes=11), LEASE, 1)
+        assert again.attempts == 2
+
+    async def test_retry_at_waits_until_then(self, store: Store) -> None:
+        await accept(store, "m1")
+        now = datetime.now(UTC)
+        (delivery,) = await store.claim(now, LEASE, 1)
+        await store.retry_at(delivery, now + timedelta(minutes=1), "451 later")
+        assert await store.claim(now + timedelta(seconds=30), LEASE, 1) == []
+        (item,) = await store.queue_items()
+        assert item.last_error == "451 later"
+        assert len(await store.claim(now + timedelta(minutes=2), LEASE, 1)) == 1
+
+    @pytest.mark.parametrize("outcome", ["delivered", "failed"])
+    async def test_settled_entry_leaves_the_queue(self, store: Store, outcome: str) -> None:
+        await accept(store, "m1")
+        (delivery,) = await store.claim(datetime.now(UTC), LEASE, 1)
+        if outcome == "delivered":
+            await store.delivered(delivery)
+        else:
+            await store.failed(delivery, "550 no")
+        assert await store.queue_items() == []
+        assert await store.claim(datetime.now(UTC) + LEASE * 2, LEASE, 1) == []
