@@ -1,0 +1,123 @@
+"""`relay` itself: global options, usage errors, exit statuses, and no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relay.cli import main
+from relay.cli import operations as operations_module
+from relay.config import Settings
+from relay.replies import Refused, Reply
+from tests.unit.cli.runner import Relay, WriteConfig, one_line_error
+
+ADD = ("seller", "add", "s1", "--name", "Acme", "--email", "a@acme.example")
+
+
+class TestGlobalOptions:
+    def test_json_before_the_command(self, relay: Relay) -> None:
+        result = relay("--json", *ADD)
+        assert result.json()["id"] == "s1"
+
+    def test_json_after_the_command(self, relay: Relay) -> None:
+        result = relay(*ADD, "--json")
+        assert result.json()["id"] == "s1"
+
+    def test_without_json_the_output_is_not_json(self, relay: Relay) -> None:
+        assert relay(*ADD).out.startswith("id: s1\n")
+
+    def test_config_after_the_command(self, relay: Relay) -> None:
+        result = relay(*ADD, "--config", str(relay.config), "--json", config=False)
+        assert result.json()["id"] == "s1"
+
+    def test_config_from_the_environment(
+        self, relay: Relay, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("RELAY_CONFIG", str(relay.config))
+        assert relay(*ADD, "--json", config=False).json()["id"] == "s1"
+
+
+class TestUsage:
+    def test_a_missing_option_is_one_line_and_exit_2(self, relay: Relay) -> None:
+        result = relay("seller", "add", "s1", "--name", "Acme")
+        line = one_line_error(result, 2)
+        assert line == "relay: error: the following arguments are required: --email"
+
+    def test_an_unknown_command_is_exit_2(self, relay: Relay) -> None:
+        assert "invalid choice: 'frobnicate'" in one_line_error(relay("frobnicate"), 2)
+
+    def test_no_command_is_exit_2(self, relay: Relay) -> None:
+        one_line_error(relay(), 2)
+        one_line_error(relay("seller"), 2)
+
+    def test_help_prints_usage_and_exits_0(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["--help"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("usage: relay")
+        assert "check-config" in out
+        assert main(["seller", "add", "--help"]) == 0
+        assert "--orders-per-day" in capsys.readouterr().out
+
+
+class TestConfigErrors:
+    def test_a_missing_file_is_exit_2(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        result = Relay(tmp_path / "absent.toml", capsys)("check-config")
+        assert "no such configuration file" in one_line_error(result, 2)
+
+    def test_an_unknown_key_names_the_key(
+        self, relay: Relay, store_url: str, write_config: WriteConfig
+    ) -> None:
+        write_config(store_url, '\n[dns]\nname_servers = []\n')
+        assert "dns.name_servers: unknown key" in one_line_error(relay(*ADD), 2)
+
+
+class TestExitStatuses:
+    def test_not_found_is_exit_4(self, relay: Relay) -> None:
+        assert one_line_error(relay("buyer", "opt-in", "b9"), 4) == "relay: error: no buyer 'b9'"
+
+    def test_a_refusal_is_exit_3_with_the_reply_text(
+        self, relay: Relay, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        async def refuse(settings: Settings, args: object) -> None:
+            raise Refused(Reply(550, "5.7.1", "That reason is not allowed for a shipped order"))
+
+        monkeypatch.setattr(operations_module, "check_config", refuse)
+        line = one_line_error(relay("check-config"), 3)
+        assert line == "relay: error: That reason is not allowed for a shipped order"
+
+    def test_an_unexpected_error_is_one_line_and_exit_1(
+        self, relay: Relay, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        async def crash(settings: Settings, args: object) -> None:
+            raise KeyError("boom")
+
+        monkeypatch.setattr(operations_module, "check_config", crash)
+        assert one_line_error(relay("check-config"), 1) == "relay: error: 'boom' (KeyError)"
+
+
+def test_python_m_relay_exits_with_one_line_and_no_traceback(
+    relay: Relay, tmp_path: Path
+) -> None:
+    """The real entry point, in a fresh interpreter: usage error, then not found, then success."""
+    base = [sys.executable, "-m", "relay", "--config", str(relay.config)]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*base, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False
+        )
+
+    usage = run("seller", "add", "s1", "--name", "Acme", "--email", "nope")
+    assert usage.returncode == 2
+    assert usage.stderr.count("\n") == 1
+    assert usage.stderr.startswith("relay: error: argument --email:")
+    missing = run("seller", "authorize", "s1", "a@acme.example")
+    assert (missing.returncode, missing.stderr) == (4, "relay: error: no seller 's1'\n")
+    assert "Traceback" not in usage.stderr + missing.stderr
+    added = run(*ADD, "--json")
+    assert (added.returncode, added.stderr) == (0, "")
+    assert '"id": "s1"' in added.stdout
