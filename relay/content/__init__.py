@@ -1,0 +1,1 @@
+"""What reaches the recipient: steps that transform the message and may still refuse it."""

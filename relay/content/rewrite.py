@@ -1,0 +1,105 @@
+"""Rewrite a message for the other party: alias in From, allowlisted headers, no real address.
+
+SPEC §2.4's invariant is checked once more on the finished bytes: if a real
+address of the sender survived anyway, the message is refused, never delivered.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import UTC, datetime
+from email import policy
+from email.errors import MessageError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import Policy
+
+from relay.content.parts import MAX_LINE, scrub_part
+from relay.content.scrub import Scrubber
+from relay.replies import S554_MALFORMED, Refused
+from relay.store import Route
+
+_TOP = frozenset({"subject", "date", "mime-version"})
+_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")  # printable ASCII but < and >
+# What the stdlib email package raises on input it cannot handle (some are its own bugs).
+_MALFORMED = (
+    MessageError, ValueError, LookupError, IndexError, KeyError, TypeError, AttributeError,
+    RecursionError,
+)
+
+
+def rewrite(
+    message: EmailMessage,
+    route: Route,
+    *,
+    message_id: str,
+    in_reply_to: list[str],
+    references: list[str],
+) -> bytes:
+    """The message as the recipient gets it: RFC 5322 bytes with CRLF line endings.
+
+    `message` itself is left as it was. Raises Refused(S554_MALFORMED) when the
+    message cannot be read well enough to be sure no real address is left.
+    """
+    recipient = route.recipient.lower()
+    scrubber = Scrubber((a for a in route.sender_addresses if a.lower() != recipient),
+                        route.sender_alias)
+    try:
+        out = copy.deepcopy(message)
+        scrub_part(out, scrubber, _top_level)
+        _address(out, route, scrubber)
+        _thread(out, scrubber, message_id, in_reply_to, references)
+        data = out.as_bytes(policy=policy.SMTP)
+    except _MALFORMED as exc:
+        raise Refused(S554_MALFORMED) from exc
+    if scrubber.leaks(data.lower().replace(recipient.encode("utf-8"), b"")):
+        raise Refused(S554_MALFORMED)
+    if any(len(line) > MAX_LINE for line in data.split(b"\r\n")):
+        raise Refused(S554_MALFORMED)
+    return data
+
+
+def _top_level(name: str) -> bool:
+    return name in _TOP or name.startswith("content-")
+
+
+def _address(message: EmailMessage, route: Route, scrubber: Scrubber) -> None:
+    """From is the store's name at the sender's alias; To is the recipient alone."""
+    name = " ".join(scrubber.scrub(route.sender_name).split())
+    message["From"] = Address(display_name=name, addr_spec=route.sender_alias)
+    message["To"] = Address(addr_spec=route.recipient)
+    if "Date" not in message:
+        message["Date"] = datetime.now(UTC)
+    del message["MIME-Version"]
+    message["MIME-Version"] = "1.0"
+
+
+def _thread(
+    message: EmailMessage, scrubber: Scrubber, message_id: str, in_reply_to: list[str],
+    references: list[str],
+) -> None:
+    for name, ids in (("Message-ID", [message_id]), ("In-Reply-To", in_reply_to),
+                      ("References", references)):
+        valid = [scrubber.scrub(i) for i in ids if _MESSAGE_ID.fullmatch(i)]
+        if valid:
+            message[name] = _MessageIds(name, valid)
+
+
+class _MessageIds(str):
+    """A header of Message-IDs, one per line.
+
+    The stdlib folder turns an ID longer than a line into encoded words, which no
+    mail client matches any more; a header object with its own `fold` is the
+    documented way around it (see EmailPolicy.fold).
+    """
+
+    name: str
+
+    def __new__(cls, name: str, ids: list[str]) -> _MessageIds:
+        header = super().__new__(cls, " ".join(ids))
+        header.name = name
+        return header
+
+    def fold(self, *, policy: Policy) -> str:
+        return f"{self.name}: {(policy.linesep + ' ').join(self.split())}{policy.linesep}"

@@ -1,0 +1,105 @@
+"""Find a side's real addresses in text, in whatever disguise, and put the alias in their place.
+
+Senders hide addresses from naive filters, so a match also accepts HTML character
+references (`&#64;`, `&#x40;`, `&commat;`), %-escapes (`mailto:a%40b`), invisible
+characters and tags between the characters, `+tag` subaddresses and any letter case.
+Matching is by substring: `bigseller@shop.example` loses its `seller@shop.example` too,
+because a partial match still names the real mailbox.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from html.entities import html5
+
+from relay.replies import S554_MALFORMED, Refused
+
+
+def _references_by_char() -> dict[str, list[str]]:
+    """HTML5 named character references (`commat;`, `period;`) for each character."""
+    named: dict[str, list[str]] = {}
+    for name, char in html5.items():
+        if len(char) == 1:
+            named.setdefault(char, []).append(name)
+    return named
+
+
+_NAMED = _references_by_char()
+
+# Zero-width and soft-hyphen characters, as text or references, and markup between
+# two characters of an address: a browser renders `sel<b></b>ler` as `seller`.
+_GAP = (
+    r"(?:[\u00ad\u034f\u200b-\u200f\u2060-\u2064\ufeff]"
+    r"|&(?:shy|zwnj|zwj|lrm|rlm|NoBreak|ZeroWidthSpace);"
+    r"|&#0*(?:173|820[3-7]|828[89]|829[01]|65279)(?:;|(?![0-9]))"
+    r"|&#x0*(?:ad|200[b-f]|206[0-4]|feff)(?:;|(?![0-9a-f]))"
+    r"|<[^<>]{0,500}>)*"
+)
+_AT_LOOKALIKES = ("\uff20", "\ufe6b")  # fullwidth and small commercial at
+_SUBADDRESS = r"(?:\+[\w.=-]{0,64})?"
+_ROUNDS = 3  # a replacement can only create a new match in contrived cases
+
+
+def _char(c: str) -> str:
+    """One character of an address, literally or as an HTML reference or %-escape."""
+    forms = {re.escape(c)}
+    for variant in {c.lower(), c.upper()}:
+        if len(variant) != 1:
+            continue
+        code = ord(variant)
+        forms.add(f"&#0*{code}(?:;|(?![0-9]))")
+        forms.add(f"&#x0*{code:x}(?:;|(?![0-9a-f]))")
+        if code < 0x80:
+            forms.add(f"%{code:02x}")
+        forms.update(re.escape("&" + name) for name in _NAMED.get(variant, ()))
+    if c == "@":
+        forms.update(_AT_LOOKALIKES)
+    return "(?:" + "|".join(sorted(forms)) + ")"
+
+
+def _address(address: str) -> str:
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return _GAP.join(map(_char, address))
+    return (
+        _GAP.join(map(_char, local)) + _SUBADDRESS + _GAP + _char("@") + _GAP
+        + _GAP.join(map(_char, domain))
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(addresses: tuple[str, ...]) -> re.Pattern[str]:
+    # The lookahead lets the regex engine skip quickly to plausible starts (about 3x).
+    starts = {a[0].lower() for a in addresses} | {"&", "%"}
+    first = "(?=[" + "".join(re.escape(s) for s in sorted(starts)) + "])"
+    longest_first = sorted(addresses, key=len, reverse=True)
+    return re.compile(first + "(?:" + "|".join(map(_address, longest_first)) + ")", re.I)
+
+
+class Scrubber:
+    """Replaces every occurrence of some real addresses by one alias."""
+
+    def __init__(self, addresses: Iterable[str], alias: str) -> None:
+        unique = dict.fromkeys(a.strip().lower() for a in addresses if a.strip())
+        self.alias = alias
+        self._needles = tuple(a.encode("utf-8") for a in unique)
+        self._pattern = _compile(tuple(unique)) if unique else None
+
+    def found(self, text: str) -> bool:
+        return self._pattern is not None and self._pattern.search(text) is not None
+
+    def scrub(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        for _ in range(_ROUNDS):
+            text, count = self._pattern.subn(lambda _match: self.alias, text)
+            if not count:
+                return text
+        raise Refused(S554_MALFORMED)
+
+    def leaks(self, data: bytes) -> bool:
+        """Whether raw bytes still hold an address as plain ASCII, in any case."""
+        lowered = data.lower()
+        return any(needle in lowered for needle in self._needles)

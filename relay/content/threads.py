@@ -1,0 +1,24 @@
+"""Thread keeping: translate In-Reply-To and References into the IDs the recipient knows."""
+
+from __future__ import annotations
+
+from relay.message import Transaction, header_text, message_ids
+from relay.store import Store
+
+
+class Threading:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def __call__(self, tx: Transaction) -> None:
+        route = tx.route
+        if route is None or route.relationship_id is None:
+            return
+        in_reply_to = message_ids(header_text(tx.parsed, "In-Reply-To"))
+        references = message_ids(header_text(tx.parsed, "References"))
+        named = list(dict.fromkeys(in_reply_to + references))
+        links = await self._store.thread_links(route.relationship_id, route.direction, named)
+        tx.in_reply_to = [links[i].translated for i in in_reply_to if i in links]
+        tx.references = [links[i].translated for i in references if i in links]
+        parents = [links[i].message_id for i in in_reply_to + references[::-1] if i in links]
+        tx.parent_id = parents[0] if parents else None
