@@ -1,0 +1,39 @@
+"""The 250 boundary: the only code path that lets the front answer 250 for a message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from relay.addresses import bounce_address, normalise_address, relay_message_id
+from relay.message import Transaction, header_text, message_ids
+from relay.store import Accepted, Store
+
+
+class Acceptor:
+    """Archive both forms and queue the delivery in one durable commit, then wake a worker."""
+
+    def __init__(self, store: Store, domain: str, wake: Callable[[], None]) -> None:
+        self._store = store
+        self._domain = domain
+        self._wake = wake
+
+    async def __call__(self, tx: Transaction) -> None:
+        assert tx.route is not None
+        assert tx.delivered is not None
+        message = tx.parsed
+        original_ids = message_ids(header_text(message, "Message-ID"))
+        await self._store.accept(
+            Accepted(
+                message_id=tx.id,
+                route=tx.route,
+                envelope_sender=normalise_address(tx.mail_from) if tx.mail_from else "",
+                subject=header_text(message, "Subject"),
+                original_message_id=original_ids[0] if original_ids else None,
+                relay_message_id=relay_message_id(tx.id, self._domain),
+                parent_id=tx.parent_id,
+                received=tx.received,
+                delivered=tx.delivered,
+                envelope_from=bounce_address(tx.id, self._domain),
+            )
+        )
+        self._wake()

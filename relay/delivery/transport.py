@@ -1,0 +1,126 @@
+"""Transports hand a message upstream; every foreign error becomes one of two failures here."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+
+from relay.config import UpstreamSettings
+
+
+class DeliveryFailure(Exception):
+    """Base of the two outcomes the worker distinguishes."""
+
+
+class TemporaryFailure(DeliveryFailure):
+    """Try again later: 4xx, refused connection, timeout, TLS trouble."""
+
+
+class PermanentFailure(DeliveryFailure):
+    """Give up and tell the sender: 5xx."""
+
+
+class Transport(Protocol):
+    async def send(self, envelope_from: str, recipient: str, data: bytes) -> None:
+        """Deliver one message, or raise TemporaryFailure / PermanentFailure."""
+
+    async def close(self) -> None: ...
+
+
+class OutboxTransport:
+    """Writes each message as an .eml file: the embedded default and staging.
+
+    Written to a temporary name, fsynced, then renamed, so a reader never sees
+    half a message and a crash never leaves one behind under a final name.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+
+    async def send(self, envelope_from: str, recipient: str, data: bytes) -> None:
+        try:
+            await asyncio.to_thread(self._write, data)
+        except OSError as exc:
+            raise TemporaryFailure(f"cannot write to the outbox: {exc.strerror}") from exc
+
+    def _write(self, data: bytes) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".", suffix=".eml.tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            final = self._dir / (Path(tmp).name[1:].removesuffix(".tmp"))
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self._dir, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    async def close(self) -> None:
+        return None
+
+
+def client_tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Verify the upstream against ca_file, else the system store (SSL_CERT_FILE works)."""
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+
+
+class SmtpTransport:
+    """Forwards over SMTP with STARTTLS or implicit TLS and AUTH (aiosmtplib)."""
+
+    def __init__(self, settings: UpstreamSettings) -> None:
+        self._settings = settings
+        self._tls = None if settings.tls == "none" else client_tls_context(settings.ca_file)
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self._settings
+        return aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            timeout=s.timeout,
+            use_tls=s.tls == "implicit",
+            start_tls=s.tls == "starttls",
+            validate_certs=self._tls is not None,
+            tls_context=self._tls,
+            username=s.username,
+            password=s.password,
+        )
+
+    async def send(self, envelope_from: str, recipient: str, data: bytes) -> None:
+        client = self._client()
+        try:
+            async with client:
+                await client.sendmail(envelope_from, [recipient], data)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            (refusal,) = exc.recipients
+            raise _by_code(refusal.code, refusal.message) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _by_code(exc.code, exc.message) from exc
+        except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as exc:
+            raise TemporaryFailure(f"upstream unavailable: {exc}") from exc
+
+    async def close(self) -> None:
+        return None
+
+
+def _by_code(code: int, message: str) -> DeliveryFailure:
+    text = f"upstream answered {code} {message}"
+    return PermanentFailure(text) if 500 <= code < 600 else TemporaryFailure(text)
+
+
+def create_transport(settings: UpstreamSettings) -> Transport:
+    if settings.kind == "outbox":
+        return OutboxTransport(settings.outbox_dir)
+    return SmtpTransport(settings)

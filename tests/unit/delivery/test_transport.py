@@ -1,0 +1,120 @@
+"""Transports: the outbox writes whole files; SMTP errors map to the two failure kinds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relay.config import parse
+from relay.delivery.transport import (
+    OutboxTransport,
+    PermanentFailure,
+    SmtpTransport,
+    TemporaryFailure,
+)
+from tests.smtp.upstream import PASSWORD, USERNAME, Certificates, Upstream, make_certificates
+
+
+class TestOutbox:
+    async def test_writes_one_complete_eml_per_message(self, tmp_path: Path) -> None:
+        outbox = OutboxTransport(tmp_path / "outbox")
+        await outbox.send("bounce-1@relay.example", "bob@buyer.example", b"Subject: a\r\n\r\nA\r\n")
+        await outbox.send("bounce-2@relay.example", "bob@buyer.example", b"Subject: b\r\n\r\nB\r\n")
+        files = sorted((tmp_path / "outbox").iterdir())
+        assert [f.suffix for f in files] == [".eml", ".eml"]
+        assert {f.read_bytes() for f in files} == {b"Subject: a\r\n\r\nA\r\n",
+                                                   b"Subject: b\r\n\r\nB\r\n"}
+
+    async def test_unwritable_outbox_is_temporary(self, tmp_path: Path) -> None:
+        blocker = tmp_path / "file"
+        blocker.write_text("not a directory")
+        with pytest.raises(TemporaryFailure):
+            await OutboxTransport(blocker / "outbox").send("a@b.example", "c@d.example", b"x")
+
+
+@pytest.fixture
+def certificates(tmp_path: Path) -> Certificates:
+    return make_certificates(tmp_path)
+
+
+def smtp(port: int, certificates: Certificates, tmp_path: Path, **extra: str) -> SmtpTransport:
+    secret = tmp_path / "pw"
+    secret.write_text(extra.pop("password", PASSWORD))
+    settings = parse({"upstream": {
+        "kind": "smtp", "host": "localhost", "port": port, "username": USERNAME,
+        "password_file": str(secret), "ca_file": str(certificates.ca_file), "timeout": "5s",
+        **extra,
+    }}, environ={})
+    return SmtpTransport(settings.upstream)
+
+
+MESSAGE = b"From: a@relay.example\r\nSubject: x\r\n\r\nbody\r\n"
+
+
+class TestSmtp:
+    async def test_delivers_over_starttls_with_auth(self, certificates: Certificates,
+                                                    tmp_path: Path) -> None:
+        upstream = Upstream(certificates)
+        await upstream.start()
+        try:
+            await smtp(upstream.port, certificates, tmp_path).send(
+                "bounce-1@relay.example", "bob@buyer.example", MESSAGE)
+        finally:
+            await upstream.stop()
+        (got,) = upstream.handler.messages
+        assert (got.mail_from, got.rcpt_tos) == ("bounce-1@relay.example", ["bob@buyer.example"])
+
+    async def test_untrusted_certificate_is_temporary(self, certificates: Certificates,
+                                                      tmp_path: Path) -> None:
+        """The certificate is verified: a CA we do not trust fails, and mail waits."""
+        upstream = Upstream(certificates)
+        await upstream.start()
+        other = make_certificates(tmp_path / "..")
+        try:
+            with pytest.raises(TemporaryFailure):
+                await smtp(upstream.port, other, tmp_path).send("a@relay.example",
+                                                                "b@c.example", MESSAGE)
+        finally:
+            await upstream.stop()
+
+    @pytest.mark.parametrize(("where", "reply", "kind"), [
+        ("rcpt", "550 5.1.1 no such user", PermanentFailure),
+        ("rcpt", "451 4.3.0 try later", TemporaryFailure),
+        ("data", "554 5.6.0 rejected", PermanentFailure),
+        ("data", "452 4.3.1 full", TemporaryFailure),
+    ])
+    async def test_replies_map_to_failures(self, certificates: Certificates, tmp_path: Path,
+                                           where: str, reply: str,
+                                           kind: type[Exception]) -> None:
+        upstream = Upstream(certificates)
+        setattr(upstream.handler, f"{where}_reply", reply)
+        await upstream.start()
+        try:
+            with pytest.raises(kind, match=reply.split()[0]):
+                await smtp(upstream.port, certificates, tmp_path).send("a@relay.example",
+                                                                       "b@c.example", MESSAGE)
+        finally:
+            await upstream.stop()
+
+    async def test_refused_connection_is_temporary(self, certificates: Certificates,
+                                                   tmp_path: Path) -> None:
+        upstream = Upstream(certificates)
+        await upstream.start()
+        port = upstream.port
+        await upstream.stop()
+        with pytest.raises(TemporaryFailure):
+            await smtp(port, certificates, tmp_path).send("a@relay.example", "b@c.example",
+                                                          MESSAGE)
+
+    async def test_wrong_password_is_temporary(self, certificates: Certificates,
+                                               tmp_path: Path) -> None:
+        """A rejected login is the operator's problem to fix; mail must wait, not bounce."""
+        upstream = Upstream(certificates)
+        await upstream.start()
+        try:
+            with pytest.raises(TemporaryFailure):
+                await smtp(upstream.port, certificates, tmp_path, password="wrong").send(
+                    "a@relay.example", "b@c.example", MESSAGE)
+        finally:
+            await upstream.stop()

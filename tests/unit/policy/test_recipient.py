@@ -1,0 +1,58 @@
+"""The recipient step, called directly against a real store."""
+
+from __future__ import annotations
+
+import pytest
+
+from relay import replies
+from relay.message import Transaction
+from relay.policy.recipient import Recipient
+from relay.replies import Deferred, Refused
+from relay.store import Store
+
+
+def tx(candidate: str) -> Transaction:
+    return Transaction(id="t1", peer="127.0.0.1:1", mail_from="owner@acme.example",
+                       candidate=candidate)
+
+
+@pytest.fixture
+async def step(store: Store) -> Recipient:
+    await store.put_seller("s1", "Acme", "owner@acme.example")
+    await store.put_buyer("b1", "bob@buyer.example")
+    return Recipient(store, "relay.example", "ops@marketplace.example")
+
+
+class TestRecipient:
+    async def test_alias_resolves_to_route(self, step: Recipient, store: Store) -> None:
+        aliases = await store.aliases("b1", "s1")
+        t = tx(aliases.buyer_alias)
+        await step(t)
+        assert t.route is not None
+        assert t.route.recipient == "bob@buyer.example"
+
+    @pytest.mark.parametrize("address", ["x@other.example", "a%b@relay.example"])
+    async def test_foreign_or_tricky(self, step: Recipient, address: str) -> None:
+        with pytest.raises(Refused) as refused:
+            await step(tx(address))
+        assert refused.value.reply == replies.S550_NOT_LOCAL
+
+    async def test_unknown(self, step: Recipient) -> None:
+        with pytest.raises(Refused) as refused:
+            await step(tx("abcdefghjkmnpqrstuvwx@relay.example"))
+        assert refused.value.reply == replies.S550_UNKNOWN_ALIAS
+
+    async def test_second_alias_deferred(self, step: Recipient, store: Store) -> None:
+        aliases = await store.aliases("b1", "s1")
+        t = tx(aliases.buyer_alias)
+        await step(t)
+        t.candidate = aliases.seller_alias
+        with pytest.raises(Deferred) as deferred:
+            await step(t)
+        assert deferred.value.reply == replies.S452_ONE_ALIAS
+
+    async def test_role_accounts_go_to_admin(self, step: Recipient) -> None:
+        t = tx("postmaster@relay.example")
+        await step(t)
+        assert t.route is not None
+        assert (t.route.direction, t.route.recipient) == ("admin", "ops@marketplace.example")
