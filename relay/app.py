@@ -40,14 +40,14 @@ def build_pipeline(settings: Settings, store: Store) -> Pipeline:
         HopLimit(settings.server.max_hops),
         HeaderSender(),
         Threading(store),
-        Rewrite(domain),
+        Rewrite(domain, settings.server.hostname),
     )
     return Pipeline(
         rcpt=(Recipient(store, domain, settings.admin.address), EnvelopeSender(store)),
         data={
             "seller-to-buyer": between_parties,
             "buyer-to-seller": between_parties,
-            "admin": (HopLimit(settings.server.max_hops), Passthrough()),
+            "admin": (HopLimit(settings.server.max_hops), Passthrough(settings.server.hostname)),
         },
     )
 

@@ -36,6 +36,7 @@ EXIT_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (Refused, REFUSED),
     (Deferred, REFUSED),
     (StoreError, NEGATIVE),
+    (ValueError, USAGE),  # a value the store will not take, e.g. an alias as real address
 )
 
 

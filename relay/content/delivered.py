@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
 from relay.addresses import relay_message_id
 from relay.content.rewrite import rewrite
 from relay.message import Transaction
 
 
+def trace_header(hostname: str, tx: Transaction) -> bytes:
+    """Our own Received: line (RFC 5321 §4.4), naming no one: hop counts need it."""
+    stamp = format_datetime(datetime.now(UTC))
+    return f"Received: by {hostname} (relay) with ESMTP id {tx.id}; {stamp}\r\n".encode()
+
+
 class Rewrite:
     """Anonymise and re-address the message for the other party (SPEC §2.4)."""
 
-    def __init__(self, domain: str) -> None:
+    def __init__(self, domain: str, hostname: str) -> None:
         self._domain = domain
+        self._hostname = hostname
 
     async def __call__(self, tx: Transaction) -> None:
         assert tx.route is not None
-        tx.delivered = rewrite(
+        tx.delivered = trace_header(self._hostname, tx) + rewrite(
             tx.parsed,
             tx.route,
             message_id=relay_message_id(tx.id, self._domain),
@@ -25,7 +35,10 @@ class Rewrite:
 
 
 class Passthrough:
-    """Mail for postmaster@ and abuse@ reaches the admin exactly as it was sent."""
+    """Mail for postmaster@ and abuse@ reaches the admin as it was sent, plus our trace."""
+
+    def __init__(self, hostname: str) -> None:
+        self._hostname = hostname
 
     async def __call__(self, tx: Transaction) -> None:
-        tx.delivered = tx.received
+        tx.delivered = trace_header(self._hostname, tx) + tx.received

@@ -78,12 +78,21 @@ class Store:
 
     # -- directory -----------------------------------------------------------
 
+    def _real(self, address: str) -> str:
+        """A party's real address; one at our own domain would make mail loop."""
+        normalised = normalise_address(address)
+        if normalised.rpartition("@")[2] == self._alias_domain:
+            raise ValueError(
+                f"{address} is at the relay's own domain; a real address is needed"
+            )
+        return normalised
+
     async def put_seller(
         self, seller_id: str, name: str, email: str, orders_per_day: int | None = None
     ) -> SellerRecord:
         async with self._begin() as session:
             await directory.put_seller(
-                session, seller_id, name, normalise_address(email), orders_per_day
+                session, seller_id, name, self._real(email), orders_per_day
             )
             return await directory.seller(session, seller_id)
 
@@ -93,7 +102,7 @@ class Store:
 
     async def authorise(self, seller_id: str, address: str) -> SellerRecord:
         async with self._begin() as session:
-            await directory.authorise(session, seller_id, normalise_address(address))
+            await directory.authorise(session, seller_id, self._real(address))
             return await directory.seller(session, seller_id)
 
     async def revoke(self, seller_id: str, address: str) -> SellerRecord:
@@ -109,7 +118,7 @@ class Store:
         self, buyer_id: str, email: str, name: str | None = None, language: str | None = None
     ) -> BuyerRecord:
         async with self._begin() as session:
-            await directory.put_buyer(session, buyer_id, normalise_address(email), name, language)
+            await directory.put_buyer(session, buyer_id, self._real(email), name, language)
             return await directory.buyer(session, buyer_id)
 
     async def buyer(self, buyer_id: str) -> BuyerRecord:

@@ -77,6 +77,7 @@ class TestRecipients:
                 assert answer.code == 250
                 received = await world.upstream.handler.wait_for(n)
                 assert received[-1].rcpt_tos == ["ops@marketplace.example"]
+                assert received[-1].data.endswith(message)
 
 
 class TestSenders:

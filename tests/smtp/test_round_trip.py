@@ -33,6 +33,7 @@ class TestRoundTrip:
         assert message["From"].addresses[0].display_name == "Acme Shop"
         assert str(message["To"]) == BUYER
         assert SELLER.encode() not in got.data.lower()
+        assert message["Received"].startswith("by mx.relay.example (relay)")
 
     async def test_buyer_replies_to_the_from_address(self, world: World) -> None:
         """The buyer answers the alias in From; the seller gets it from the buyer's alias."""

@@ -37,6 +37,11 @@ class TestSellers:
         with pytest.raises(NotFound):
             await store.revoke("s1", "nobody@acme.example")
 
+    async def test_alias_domain_is_not_a_real_address(self, store: Store) -> None:
+        """A party at the relay's own domain would make mail loop through the relay."""
+        with pytest.raises(ValueError, match="relay's own domain"):
+            await store.put_buyer("b2", "someone@relay.example")
+
     async def test_unknown_seller_is_not_found(self, store: Store) -> None:
         with pytest.raises(NotFound):
             await store.authorise("nope", "a@b.example")
