@@ -19,7 +19,7 @@ class Acceptor:
 
     async def __call__(self, tx: Transaction) -> None:
         assert tx.route is not None
-        assert tx.delivered is not None
+        assert tx.delivered is not None or tx.consumed
         message = tx.parsed
         original_ids = message_ids(header_text(message, "Message-ID"))
         await self._store.accept(
@@ -32,8 +32,10 @@ class Acceptor:
                 relay_message_id=relay_message_id(tx.id, self._domain),
                 parent_id=tx.parent_id,
                 received=tx.received,
-                delivered=tx.delivered,
+                delivered=tx.delivered or b"",
                 envelope_from=bounce_address(tx.id, self._domain),
+                deliver=not tx.consumed,
             )
         )
-        self._wake()
+        if not tx.consumed:
+            self._wake()

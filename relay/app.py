@@ -18,10 +18,12 @@ from relay.accept import Acceptor
 from relay.config import Settings
 from relay.content.delivered import Passthrough, Rewrite
 from relay.content.threads import Threading
+from relay.delivery.bounces import Bouncer
 from relay.delivery.transport import Transport, create_transport
 from relay.delivery.worker import Workers
 from relay.front import Connections, Front, protocol_factory, server_tls_context
 from relay.pipeline import Pipeline, Step
+from relay.policy.automatic import Automatic
 from relay.policy.loop import HopLimit
 from relay.policy.recipient import Recipient
 from relay.policy.sender import EnvelopeSender, HeaderSender
@@ -39,6 +41,7 @@ def build_pipeline(settings: Settings, store: Store) -> Pipeline:
     between_parties: tuple[Step, ...] = (
         HopLimit(settings.server.max_hops),
         HeaderSender(),
+        Automatic(),
         Threading(store),
         Rewrite(domain, settings.server.hostname),
     )
@@ -57,7 +60,8 @@ class Relay:
         self.settings = settings
         self.store = Store(settings.store.url, settings.aliases.length, settings.aliases.domain)
         self.transport = transport or create_transport(settings.upstream)
-        self.workers = Workers(self.store, self.transport, settings.queue)
+        self.bouncer = Bouncer(self.store, settings.server.hostname, settings.aliases.domain)
+        self.workers = Workers(self.store, self.transport, settings.queue, self.bouncer)
         accept = Acceptor(self.store, settings.aliases.domain, self.workers.wake)
         self.front = Front(build_pipeline(settings, self.store), accept)
         self.connections = Connections(settings.server.max_connections)
@@ -92,6 +96,7 @@ class Relay:
         """Stop listening, let sessions in progress finish (bounded), then stop delivering."""
         if self._server is not None:
             self._server.close()
+            self.front.stopping = True
             for session in list(self.connections.open):
                 if not session.in_transaction:
                     session.close_idle()

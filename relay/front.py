@@ -39,11 +39,14 @@ class Front:
     def __init__(self, pipeline: Pipeline, accept: Accept) -> None:
         self._pipeline = pipeline
         self._accept = accept
+        self.stopping = False
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: RelayEnvelope, address: str,
         options: list[str],
     ) -> str:
+        if self.stopping:
+            return str(replies.S421_SHUTTING_DOWN)
         try:
             # aiosmtpd hands over the null sender (RFC 5321 §4.5.5) as "<>".
             sender = "" if address in ("", "<>") else normalise_address(address)
@@ -100,7 +103,10 @@ class Front:
         except (Refused, Deferred) as stop:
             log.info("data.refused", tx=tx.id, reply=str(stop.reply))
             return stop.reply
-        log.info("data.accepted", tx=tx.id, direction=tx.route.direction, size=len(tx.received))
+        log.info("data.accepted", tx=tx.id, direction=tx.route.direction, size=len(tx.received),
+                 consumed=tx.consumed)
+        if tx.consumed:
+            return replies.S250_KEPT.but(f"{replies.S250_KEPT.text} as {tx.id}")
         return replies.S250_QUEUED.but(f"Message accepted for delivery as {tx.id}")
 
     async def handle_exception(self, error: Exception) -> str:

@@ -36,6 +36,7 @@ class Transaction:
     references: list[str] = field(default_factory=list)
     parent_id: str | None = None
     delivered: bytes | None = None
+    consumed: bool = False  # kept on record, not passed on (auto-replies, receipts)
 
     @property
     def parsed(self) -> EmailMessage:

@@ -30,3 +30,5 @@ class Pipeline:
 async def run(steps: Sequence[Step], tx: Transaction) -> None:
     for step in steps:
         await step(tx)
+        if tx.consumed:
+            return

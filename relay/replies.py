@@ -46,6 +46,9 @@ S221_BYE = Reply(221, "2.0.0", "Bye")
 S250_OK = Reply(250, "2.0.0", "OK")
 S250_SENDER_OK = Reply(250, "2.1.0", "Sender OK")
 S250_RCPT_OK = Reply(250, "2.1.5", "Recipient OK")
+S250_KEPT = Reply(
+    250, "2.0.0", "Automatic replies and read receipts are kept on record, not passed on"
+)
 S250_QUEUED = Reply(250, "2.0.0", "Message accepted for delivery")
 
 S421_TIMEOUT = Reply(421, "4.4.2", "Closing the connection: it was idle for too long")

@@ -11,7 +11,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from relay.cli import directory, operations
+from relay.cli import directory, operations, queue
 from relay.cli.command import (
     Handler,
     Output,
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     operations.register(commands)
     directory.register(commands)
+    queue.register(commands)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import ssl
 import tempfile
@@ -24,6 +25,10 @@ class TemporaryFailure(DeliveryFailure):
 
 class PermanentFailure(DeliveryFailure):
     """Give up and tell the sender: 5xx."""
+
+
+class _Disconnected(TemporaryFailure):
+    """The connection broke: a kept connection may simply have gone stale."""
 
 
 class Transport(Protocol):
@@ -78,11 +83,19 @@ def client_tls_context(ca_file: Path | None) -> ssl.SSLContext:
 
 
 class SmtpTransport:
-    """Forwards over SMTP with STARTTLS or implicit TLS and AUTH (aiosmtplib)."""
+    """Forwards over SMTP with STARTTLS or implicit TLS and AUTH (aiosmtplib).
+
+    Connections are kept open between deliveries: the TLS handshake and AUTH
+    cost more than a small message. A kept connection that the upstream has
+    closed meanwhile is replaced once, transparently.
+    """
+
+    IDLE_SECONDS = 30.0
 
     def __init__(self, settings: UpstreamSettings) -> None:
         self._settings = settings
         self._tls = None if settings.tls == "none" else client_tls_context(settings.ca_file)
+        self._idle: list[tuple[float, aiosmtplib.SMTP]] = []
 
     def _client(self) -> aiosmtplib.SMTP:
         s = self._settings
@@ -98,21 +111,68 @@ class SmtpTransport:
             password=s.password,
         )
 
+    def _kept(self) -> aiosmtplib.SMTP | None:
+        now = asyncio.get_running_loop().time()
+        while self._idle:
+            since, client = self._idle.pop()
+            if client.is_connected and now - since < self.IDLE_SECONDS:
+                return client
+            client.close()
+        return None
+
     async def send(self, envelope_from: str, recipient: str, data: bytes) -> None:
+        client = self._kept()
+        if client is not None:
+            try:
+                await self._send_on(client, envelope_from, recipient, data)
+                return
+            except _Disconnected:
+                pass  # the kept connection went stale: one fresh try below
         client = self._client()
         try:
-            async with client:
-                await client.sendmail(envelope_from, [recipient], data)
+            await client.connect()
+        except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as exc:
+            client.close()
+            raise TemporaryFailure(f"upstream unavailable: {exc}") from exc
+        await self._send_on(client, envelope_from, recipient, data)
+
+    async def _send_on(
+        self, client: aiosmtplib.SMTP, envelope_from: str, recipient: str, data: bytes
+    ) -> None:
+        try:
+            await client.sendmail(envelope_from, [recipient], data)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             (refusal,) = exc.recipients
+            await _reset(client)
+            self._keep(client)
             raise _by_code(refusal.code, refusal.message) from exc
         except aiosmtplib.SMTPResponseException as exc:
+            await _reset(client)
+            self._keep(client)
             raise _by_code(exc.code, exc.message) from exc
         except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as exc:
-            raise TemporaryFailure(f"upstream unavailable: {exc}") from exc
+            client.close()
+            raise _Disconnected(f"upstream unavailable: {exc}") from exc
+        self._keep(client)
+
+    def _keep(self, client: aiosmtplib.SMTP) -> None:
+        if client.is_connected:
+            self._idle.append((asyncio.get_running_loop().time(), client))
 
     async def close(self) -> None:
-        return None
+        idle, self._idle = self._idle, []
+        for _, client in idle:
+            with contextlib.suppress(Exception):
+                await client.quit()
+            client.close()
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    """RSET after a refusal so the connection can carry the next message."""
+    try:
+        await client.rset()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        client.close()
 
 
 def _by_code(code: int, message: str) -> DeliveryFailure:

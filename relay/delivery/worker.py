@@ -1,4 +1,4 @@
-"""Delivery workers: claim a due queue entry, hand it to the transport, record the outcome."""
+"""Delivery workers: claim due queue entries, hand them to the transport, record the outcome."""
 
 from __future__ import annotations
 
@@ -9,23 +9,32 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from relay.config import QueueSettings
+from relay.delivery.bounces import Bouncer, enhanced_status
 from relay.delivery.transport import PermanentFailure, TemporaryFailure, Transport
 from relay.store import Delivery, Store
 
 log = structlog.get_logger("relay.delivery")
 
-# Longer than any single delivery may take, so a live worker never loses its claim.
+# Longer than any batch of deliveries may take, so a live worker never loses its claim.
 LEASE = timedelta(minutes=10)
 POLL_SECONDS = 5.0
+# Entries one worker claims at a time: fewer claim commits under load, little latency.
+BATCH = 8
 
 
 class Workers:
-    """A pool of delivery loops woken at once when a message is accepted."""
+    """A pool of delivery loops, woken at once when a message is accepted.
 
-    def __init__(self, store: Store, transport: Transport, settings: QueueSettings) -> None:
+    Stopping lets each loop finish the message it is sending; claimed entries
+    it has not started return to the queue at once.
+    """
+
+    def __init__(self, store: Store, transport: Transport, settings: QueueSettings,
+                 bouncer: Bouncer) -> None:
         self._store = store
         self._transport = transport
         self._settings = settings
+        self._bouncer = bouncer
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
 
@@ -46,9 +55,9 @@ class Workers:
             # Cleared before looking, so a wake-up during the claim is not lost.
             self._wakeup.clear()
             try:
-                claimed = await self._store.claim(datetime.now(UTC), LEASE, 1)
+                claimed = await self._store.claim(datetime.now(UTC), LEASE, BATCH)
                 if claimed:
-                    await self.deliver(claimed[0])
+                    await self._deliver_all(claimed)
                     continue
             except Exception:
                 # A store outage must not end delivery: log, wait, try again.
@@ -58,6 +67,13 @@ class Workers:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
 
+    async def _deliver_all(self, claimed: list[Delivery]) -> None:
+        for n, delivery in enumerate(claimed):
+            if self._stopping.is_set():
+                await self._store.release(claimed[n:])
+                return
+            await self.deliver(delivery)
+
     async def deliver(self, delivery: Delivery) -> None:
         bound = log.bind(tx=delivery.message_id, attempt=delivery.attempts)
         try:
@@ -66,8 +82,9 @@ class Workers:
             await self._retry_or_give_up(delivery, str(failure))
         except PermanentFailure as failure:
             bound.warning("delivery.failed", error=str(failure))
-            await self._store.failed(delivery, str(failure))
+            await self._give_up(delivery, str(failure), enhanced_status(str(failure), "5.0.0"))
         else:
+            # The one duplicate window: upstream said 250, this commit has not happened yet.
             await self._store.delivered(delivery)
             bound.info("delivery.done")
 
@@ -78,8 +95,17 @@ class Workers:
         when = now + timedelta(seconds=delay)
         if when - delivery.created_at > timedelta(seconds=self._settings.max_age):
             log.warning("delivery.expired", tx=delivery.message_id, error=error)
-            await self._store.failed(delivery, f"gave up after {delivery.attempts} tries: {error}")
+            # RFC 3463 4.4.7: delivery time expired.
+            await self._give_up(delivery, f"gave up after {delivery.attempts} tries: {error}",
+                                "4.4.7")
             return
         log.info("delivery.deferred", tx=delivery.message_id, error=error,
                  retry_at=when.isoformat())
         await self._store.retry_at(delivery, when, error)
+
+    async def _give_up(self, delivery: Delivery, error: str, status: str) -> None:
+        notice = await self._bouncer.notice_for(delivery.message_id, status, f"smtp; {error}")
+        await self._store.failed(delivery, error, notice)
+        if notice is not None:
+            log.info("notice.queued", tx=notice.message_id, about=delivery.message_id)
+            self.wake()

@@ -1,0 +1,1 @@
+"""Who may send what: steps that decide and never edit the message."""

@@ -8,25 +8,28 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from relay.addresses import normalise_address
-from relay.store import directory, messages, queue
+from relay.store import directory, messages, notices, queue, secrets
 from relay.store import tables as t
+from relay.store.batch import GroupCommit
 from relay.store.engine import create_engine, create_sessionmaker
 from relay.store.records import (
     Accepted,
     Aliases,
     AliasInfo,
+    BounceContext,
     BuyerRecord,
     Conflict,
     Delivery,
     Direction,
     NotFound,
     OrderRecord,
+    QueuedNotice,
     QueueItem,
     Route,
     SellerRecord,
@@ -36,9 +39,24 @@ from relay.store.records import (
 )
 
 __all__ = [
-    "Accepted", "AliasInfo", "Aliases", "BuyerRecord", "Conflict", "Delivery", "Direction",
-    "NotFound", "OrderRecord", "QueueItem", "Route", "SellerRecord", "Store", "StoreError",
-    "StoreUnavailable", "ThreadLink",
+    "Accepted",
+    "AliasInfo",
+    "Aliases",
+    "BounceContext",
+    "BuyerRecord",
+    "Conflict",
+    "Delivery",
+    "Direction",
+    "NotFound",
+    "OrderRecord",
+    "QueueItem",
+    "QueuedNotice",
+    "Route",
+    "SellerRecord",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "ThreadLink",
 ]
 
 
@@ -49,6 +67,7 @@ class Store:
         self._sessions = create_sessionmaker(self.engine)
         self._alias_length = alias_length
         self._alias_domain = alias_domain
+        self._accepts: GroupCommit[Accepted] = GroupCommit(self._begin, messages.accept)
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncSession]:
@@ -68,7 +87,13 @@ class Store:
         return self.engine.url.render_as_string(hide_password=True)
 
     async def close(self) -> None:
+        await self._accepts.close()
         await self.engine.dispose()
+
+    async def key(self, name: str) -> bytes:
+        """A secret key of the relay's own, made on first use (e.g. "verp")."""
+        async with self._begin() as session:
+            return await secrets.get_or_make(session, name)
 
     async def upgrade(self) -> None:
         """Create or migrate the schema to the newest revision."""
@@ -162,9 +187,12 @@ class Store:
     # -- messages ------------------------------------------------------------
 
     async def accept(self, accepted: Accepted) -> None:
-        """The 250 boundary: message, both archived forms and the queue row, or nothing."""
-        async with self._begin() as session:
-            await messages.accept(session, accepted)
+        """The 250 boundary: message, both archived forms and the queue row, or nothing.
+
+        Concurrent calls share one commit (group commit); each returns only once
+        its own rows are durable.
+        """
+        await self._accepts.submit(accepted)
 
     async def thread_links(
         self, relationship_id: int, direction: Direction, ids: list[str]
@@ -190,13 +218,40 @@ class Store:
         async with self._begin() as session:
             await queue.retry_at(session, delivery.queue_id, when, error)
 
-    async def failed(self, delivery: Delivery, error: str) -> None:
+    async def failed(
+        self, delivery: Delivery, error: str, notice: QueuedNotice | None = None
+    ) -> None:
+        """Give up on a delivery and, in the same commit, queue the notice to its sender."""
         async with self._begin() as session:
             await queue.failed(session, delivery.queue_id, delivery.message_id, error)
+            if notice is not None:
+                await notices.enqueue(session, notice)
+
+    async def release(self, deliveries: list[Delivery]) -> None:
+        async with self._begin() as session:
+            await queue.release(session, [d.queue_id for d in deliveries])
+
+    async def bounce_context(self, message_id: str) -> BounceContext | None:
+        async with self._begin() as session:
+            return await notices.bounce_context(session, message_id)
+
+    async def retry_now(self, message_id: str) -> None:
+        async with self._begin() as session:
+            await queue.retry_now(session, message_id, _now())
+
+    async def drop(self, message_id: str, notice: QueuedNotice | None = None) -> None:
+        async with self._begin() as session:
+            await queue.drop(session, message_id, _now())
+            if notice is not None:
+                await notices.enqueue(session, notice)
 
     async def queue_items(self) -> list[QueueItem]:
         async with self._begin() as session:
             return await queue.items(session)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _explain(exc: DBAPIError) -> str:

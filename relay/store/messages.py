@@ -23,22 +23,26 @@ async def accept(session: AsyncSession, accepted: Accepted) -> None:
             parent_id=accepted.parent_id,
             envelope_sender=accepted.envelope_sender,
             recipient=route.recipient,
+            status="queued" if accepted.deliver else "consumed",
         )
     )
     await session.flush()
-    session.add_all(
-        [
-            t.ArchivedForm(message_id=accepted.message_id, form="received", data=accepted.received),
-            t.ArchivedForm(
-                message_id=accepted.message_id, form="delivered", data=accepted.delivered
-            ),
-            t.QueueEntry(
-                message_id=accepted.message_id,
-                envelope_from=accepted.envelope_from,
-                recipient=route.recipient,
-            ),
-        ]
+    session.add(
+        t.ArchivedForm(message_id=accepted.message_id, form="received", data=accepted.received)
     )
+    if accepted.deliver:
+        session.add_all(
+            [
+                t.ArchivedForm(
+                    message_id=accepted.message_id, form="delivered", data=accepted.delivered
+                ),
+                t.QueueEntry(
+                    message_id=accepted.message_id,
+                    envelope_from=accepted.envelope_from,
+                    recipient=route.recipient,
+                ),
+            ]
+        )
     await session.flush()
 
 

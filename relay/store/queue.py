@@ -8,7 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.store import tables as t
-from relay.store.records import Delivery, QueueItem
+from relay.store.records import Conflict, Delivery, NotFound, QueueItem
 
 
 async def claim(
@@ -97,6 +97,37 @@ async def failed(session: AsyncSession, queue_id: int, message_id: str, error: s
     await session.execute(
         update(t.Message).where(t.Message.id == message_id).values(status="bounced")
     )
+
+
+async def release(session: AsyncSession, queue_ids: list[int]) -> None:
+    """Give claimed entries back without counting an attempt (shutdown)."""
+    await session.execute(
+        update(t.QueueEntry)
+        .where(t.QueueEntry.id.in_(queue_ids))
+        .values(lease_until=None, attempts=t.QueueEntry.attempts - 1)
+    )
+
+
+async def retry_now(session: AsyncSession, message_id: str, now: datetime) -> None:
+    result = await session.execute(
+        update(t.QueueEntry)
+        .where(t.QueueEntry.message_id == message_id)
+        .values(next_attempt_at=now)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound(f"message {message_id} is not in the queue")
+
+
+async def drop(session: AsyncSession, message_id: str, now: datetime) -> None:
+    """Take a message out of the queue, unless a worker is delivering it right now."""
+    entry = await session.scalar(
+        select(t.QueueEntry).where(t.QueueEntry.message_id == message_id).with_for_update()
+    )
+    if entry is None:
+        raise NotFound(f"message {message_id} is not in the queue")
+    if entry.lease_until is not None and entry.lease_until > now:
+        raise Conflict(f"message {message_id} is being delivered right now; try again shortly")
+    await failed(session, entry.id, message_id, "dropped by the operator")
 
 
 async def items(session: AsyncSession) -> list[QueueItem]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-Direction = Literal["seller-to-buyer", "buyer-to-seller", "admin"]
+Direction = Literal["seller-to-buyer", "buyer-to-seller", "admin", "notice"]
 AliasKind = Literal["buyer", "seller"]
 
 
@@ -99,6 +99,7 @@ class Accepted:
     received: bytes
     delivered: bytes
     envelope_from: str
+    deliver: bool = True  # False: archive only (consumed), nothing queued
 
 
 @dataclass(frozen=True)
@@ -130,3 +131,28 @@ class ThreadLink:
 
     translated: str
     message_id: str
+
+
+@dataclass(frozen=True)
+class BounceContext:
+    """What a delivery status notice about one message may say, and to whom."""
+
+    message_id: str
+    direction: Direction
+    envelope_sender: str  # "" for the null sender: such mail gets no notice
+    alias: str  # the address the sender wrote to
+    hidden: tuple[str, ...]  # real addresses the notice must not show
+    original_message_id: str | None
+    received_headers: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class QueuedNotice:
+    """A notice to the original sender, queued with the null envelope sender."""
+
+    message_id: str
+    parent_id: str
+    relay_message_id: str
+    recipient: str
+    data: bytes

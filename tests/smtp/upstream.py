@@ -33,6 +33,7 @@ class UpstreamHandler:
     messages: list[Received] = field(default_factory=list)
     rcpt_reply: str | None = None
     data_reply: str | None = None
+    refuse: dict[str, str] = field(default_factory=dict)  # recipient -> RCPT reply
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle_RCPT(
@@ -41,6 +42,8 @@ class UpstreamHandler:
     ) -> str:
         if self.rcpt_reply:
             return self.rcpt_reply
+        if address in self.refuse:
+            return self.refuse[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -104,9 +107,12 @@ class Upstream:
         self._tls = certificates.server_context
         self._server: asyncio.Server | None = None
         self.port = 0
+        self.connections = 0
+        self._sessions: list[SMTP] = []
 
     def _protocol(self) -> SMTP:
-        return SMTP(
+        self.connections += 1
+        session = SMTP(
             self.handler,
             hostname="localhost",
             tls_context=self._tls,
@@ -115,6 +121,8 @@ class Upstream:
             auth_require_tls=True,
             authenticator=_authenticate,
         )
+        self._sessions.append(session)
+        return session
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -122,6 +130,11 @@ class Upstream:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        """Stop listening and cut every open session, as a crashed server would."""
+        for session in self._sessions:
+            if session.transport is not None:
+                session.transport.close()
+        self._sessions.clear()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

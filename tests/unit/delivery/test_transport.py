@@ -118,3 +118,42 @@ class TestSmtp:
                     "a@relay.example", "b@c.example", MESSAGE)
         finally:
             await upstream.stop()
+
+
+class TestConnectionReuse:
+    async def test_one_connection_carries_many_messages(self, certificates: Certificates,
+                                                        tmp_path: Path) -> None:
+        upstream = Upstream(certificates)
+        await upstream.start()
+        transport = smtp(upstream.port, certificates, tmp_path)
+        try:
+            for n in range(3):
+                await transport.send(f"bounce-{n}@relay.example", "b@c.example", MESSAGE)
+            # A refusal leaves the connection usable for the next message.
+            upstream.handler.rcpt_reply = "550 5.1.1 no such user"
+            with pytest.raises(PermanentFailure):
+                await transport.send("bounce-x@relay.example", "b@c.example", MESSAGE)
+            upstream.handler.rcpt_reply = None
+            await transport.send("bounce-4@relay.example", "b@c.example", MESSAGE)
+        finally:
+            await transport.close()
+            await upstream.stop()
+        assert len(upstream.handler.messages) == 4
+        assert upstream.connections == 1
+
+    async def test_stale_kept_connection_is_replaced(self, certificates: Certificates,
+                                                     tmp_path: Path) -> None:
+        """An upstream restart between deliveries costs nothing but a reconnect."""
+        upstream = Upstream(certificates)
+        await upstream.start()
+        transport = smtp(upstream.port, certificates, tmp_path)
+        try:
+            await transport.send("bounce-1@relay.example", "b@c.example", MESSAGE)
+            await upstream.stop()
+            await upstream.start()  # same port; the kept connection is now dead
+            await transport.send("bounce-2@relay.example", "b@c.example", MESSAGE)
+        finally:
+            await transport.close()
+            await upstream.stop()
+        assert [m.mail_from for m in upstream.handler.messages] == [
+            "bounce-1@relay.example", "bounce-2@relay.example"]

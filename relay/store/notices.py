@@ -1,0 +1,64 @@
+"""What delivery status notices need from the store, and queueing them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relay.store import tables as t
+from relay.store.records import BounceContext, Direction, QueuedNotice
+
+
+async def bounce_context(session: AsyncSession, message_id: str) -> BounceContext | None:
+    message = await session.get(t.Message, message_id)
+    if message is None:
+        return None
+    received = await session.scalar(
+        select(t.ArchivedForm.data).where(
+            t.ArchivedForm.message_id == message_id, t.ArchivedForm.form == "received"
+        )
+    )
+    head = (received or b"").partition(b"\r\n\r\n")[0] + b"\r\n"
+    alias = message.recipient
+    if message.relationship_id is not None:
+        rel = await session.get(t.Relationship, message.relationship_id)
+        if rel is not None:
+            alias = rel.buyer_alias if message.direction == "seller-to-buyer" else rel.seller_alias
+    direction: Direction = message.direction  # type: ignore[assignment]
+    return BounceContext(
+        message_id=message.id,
+        direction=direction,
+        envelope_sender=message.envelope_sender,
+        alias=alias,
+        hidden=(message.recipient,),
+        original_message_id=message.original_message_id,
+        received_headers=head,
+        received_at=message.received_at,
+    )
+
+
+async def enqueue(session: AsyncSession, notice: QueuedNotice) -> None:
+    """Queue a notice: a message row of its own, its form archived, null envelope sender."""
+    parent = await session.get(t.Message, notice.parent_id)
+    session.add(
+        t.Message(
+            id=notice.message_id,
+            relationship_id=parent.relationship_id if parent else None,
+            direction="notice",
+            subject="Undelivered Mail Returned to Sender",
+            relay_message_id=notice.relay_message_id,
+            parent_id=notice.parent_id,
+            envelope_sender="",
+            recipient=notice.recipient,
+        )
+    )
+    await session.flush()
+    session.add_all(
+        [
+            t.ArchivedForm(message_id=notice.message_id, form="delivered", data=notice.data),
+            t.QueueEntry(
+                message_id=notice.message_id, envelope_from="", recipient=notice.recipient
+            ),
+        ]
+    )
+    await session.flush()
