@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from relay.addresses import bounce_address, normalise_address, relay_message_id
+from relay.addresses import normalise_address, relay_message_id
+from relay.delivery.verp import bounce_address
 from relay.message import Transaction, header_text, message_ids
 from relay.store import Accepted, Store
 
@@ -12,14 +13,19 @@ from relay.store import Accepted, Store
 class Acceptor:
     """Archive both forms and queue the delivery in one durable commit, then wake a worker."""
 
-    def __init__(self, store: Store, domain: str, wake: Callable[[], None]) -> None:
+    def __init__(self, store: Store, domain: str, verp_key: bytes,
+                 wake: Callable[[], None]) -> None:
         self._store = store
         self._domain = domain
+        self._key = verp_key
         self._wake = wake
 
     async def __call__(self, tx: Transaction) -> None:
         assert tx.route is not None
         assert tx.delivered is not None or tx.consumed
+        if tx.route.direction == "bounce":
+            await self._report(tx)
+            return
         message = tx.parsed
         original_ids = message_ids(header_text(message, "Message-ID"))
         await self._store.accept(
@@ -33,9 +39,17 @@ class Acceptor:
                 parent_id=tx.parent_id,
                 received=tx.received,
                 delivered=tx.delivered or b"",
-                envelope_from=bounce_address(tx.id, self._domain),
+                envelope_from=bounce_address(tx.id, self._domain, self._key),
                 deliver=not tx.consumed,
             )
         )
         if not tx.consumed:
+            self._wake()
+
+    async def _report(self, tx: Transaction) -> None:
+        """A bounce at a VERP address: archive it, mark its message, queue our own notice."""
+        assert tx.route is not None
+        assert tx.about is not None
+        await self._store.accept_report(tx.id, tx.about, tx.route, tx.received, tx.notice)
+        if tx.notice is not None:
             self._wake()

@@ -83,7 +83,3 @@ def relay_message_id(message_id: str, domain: str) -> str:
     """The Message-ID the relay gives the delivered copy."""
     return f"<{message_id}@{domain}>"
 
-
-def bounce_address(message_id: str, domain: str) -> str:
-    """The VERP envelope sender of a forwarded copy: its bounces come back to us, per message."""
-    return f"bounce-{message_id}@{domain}"

@@ -19,6 +19,7 @@ from relay.config import Settings
 from relay.content.delivered import Passthrough, Rewrite
 from relay.content.threads import Threading
 from relay.delivery.bounces import Bouncer
+from relay.delivery.reports import BounceReport
 from relay.delivery.transport import Transport, create_transport
 from relay.delivery.worker import Workers
 from relay.front import Connections, Front, protocol_factory, server_tls_context
@@ -35,7 +36,9 @@ log = structlog.get_logger("relay.app")
 DRAIN_SECONDS = 30.0
 
 
-def build_pipeline(settings: Settings, store: Store) -> Pipeline:
+def build_pipeline(
+    settings: Settings, store: Store, bouncer: Bouncer, verp_key: bytes
+) -> Pipeline:
     """The whole policy in one screen: what runs, in order, for each kind of mail."""
     domain = settings.aliases.domain
     between_parties: tuple[Step, ...] = (
@@ -46,11 +49,15 @@ def build_pipeline(settings: Settings, store: Store) -> Pipeline:
         Rewrite(domain, settings.server.hostname),
     )
     return Pipeline(
-        rcpt=(Recipient(store, domain, settings.admin.address), EnvelopeSender(store)),
+        rcpt=(
+            Recipient(store, domain, settings.admin.address, verp_key),
+            EnvelopeSender(store),
+        ),
         data={
             "seller-to-buyer": between_parties,
             "buyer-to-seller": between_parties,
             "admin": (HopLimit(settings.server.max_hops), Passthrough(settings.server.hostname)),
+            "bounce": (HopLimit(settings.server.max_hops), BounceReport(bouncer)),
         },
     )
 
@@ -62,8 +69,7 @@ class Relay:
         self.transport = transport or create_transport(settings.upstream)
         self.bouncer = Bouncer(self.store, settings.server.hostname, settings.aliases.domain)
         self.workers = Workers(self.store, self.transport, settings.queue, self.bouncer)
-        accept = Acceptor(self.store, settings.aliases.domain, self.workers.wake)
-        self.front = Front(build_pipeline(settings, self.store), accept)
+        self.front: Front | None = None
         self.connections = Connections(settings.server.max_connections)
         self._server: asyncio.Server | None = None
         self._workers: asyncio.Task[None] | None = None
@@ -76,7 +82,11 @@ class Relay:
         return server_tls_context(str(s.tls_cert), str(s.tls_key))
 
     async def start(self) -> None:
-        s = self.settings.server
+        s, domain = self.settings.server, self.settings.aliases.domain
+        verp_key = await self.store.key("verp")
+        accept = Acceptor(self.store, domain, verp_key, self.workers.wake)
+        self.front = Front(build_pipeline(self.settings, self.store, self.bouncer, verp_key),
+                           accept)
         factory = protocol_factory(
             self.front,
             self.connections,
@@ -96,7 +106,8 @@ class Relay:
         """Stop listening, let sessions in progress finish (bounded), then stop delivering."""
         if self._server is not None:
             self._server.close()
-            self.front.stopping = True
+            if self.front is not None:
+                self.front.stopping = True
             for session in list(self.connections.open):
                 if not session.in_transaction:
                     session.close_idle()

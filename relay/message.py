@@ -9,7 +9,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from relay.store import Route
+from relay.store import QueuedNotice, Route
 
 _PARSER = BytesParser(policy=policy.default)
 _MSGID = re.compile(r"<[^<>\s]+>")
@@ -37,6 +37,8 @@ class Transaction:
     parent_id: str | None = None
     delivered: bytes | None = None
     consumed: bool = False  # kept on record, not passed on (auto-replies, receipts)
+    about: str | None = None  # for a bounce at a VERP address: the message it reports on
+    notice: QueuedNotice | None = None  # the notice a reported bounce makes for its sender
 
     @property
     def parsed(self) -> EmailMessage:

@@ -15,10 +15,8 @@ from email import policy
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.headerregistry import Address
-from email.message import EmailMessage, MIMEPart
+from email.message import MIMEPart
 from email.utils import format_datetime
-
-from relay.message import header_text
 
 SUBJECT = "Undelivered Mail Returned to Sender"
 # RFC 5322 §2.1.1: 998 octets a line. Fields are capped below that, so they need no
@@ -29,7 +27,7 @@ _STATUS = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
 _MSGID = re.compile(r"<[^<>\s]+>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _DIAGNOSTIC_TYPE = re.compile(r"[A-Za-z][\w-]*;\s*")
-_KEYWORD = re.compile(r"[\s;(]")
+
 _END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
 _FIELD_START = re.compile(r"\n+(?![ \t])")
 _REASONS = {
@@ -174,28 +172,3 @@ def build_notice(notice: Notice) -> bytes:
     if any(h.encode() in data.lower() for h in _hidden(notice.hide)):
         raise ValueError("a hidden address would appear in the notice")  # last line of defence
     return data
-
-
-# RFC 6522 §3: multipart/report is always a machine's report, whatever its report-type
-# (delivery-status, disposition-notification, feedback-report); some MUAs send MDNs
-# with the report part in another multipart, so those part types count too.
-_REPORTS = {"multipart/report", "message/delivery-status", "message/global-delivery-status",
-            "message/disposition-notification", "message/global-disposition-notification"}
-
-
-def is_automatic(message: EmailMessage) -> bool:
-    """Whether a message is machine-made (a report or an auto-reply): never forwarded."""
-    submitted = header_text(message, "Auto-Submitted")
-    # RFC 3834 §5: any keyword but "no" (comments and parameters may follow).
-    if submitted is not None and _KEYWORD.split(submitted.strip(), 1)[0].lower() != "no":
-        return True
-    if any(header_text(message, name) is not None for name in ("X-Autoreply", "X-Autorespond")):
-        return True
-    # Only auto_reply marks a machine: bulk and list are what a seller's mailing tool
-    # sets on mail a person chose to send (opt-out and quota rules deal with it), and
-    # junk is as ambiguous. RFC 3834 §3.1.8 only asks responders not to answer those.
-    if (header_text(message, "Precedence") or "").strip().lower() == "auto_reply":
-        return True
-    # One level deep, not into attached messages: a forwarded bounce is a person's mail.
-    parts = [message, *message.iter_parts()] if message.is_multipart() else [message]
-    return any(part.get_content_type() in _REPORTS for part in parts)

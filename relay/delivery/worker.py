@@ -104,7 +104,12 @@ class Workers:
         await self._store.retry_at(delivery, when, error)
 
     async def _give_up(self, delivery: Delivery, error: str, status: str) -> None:
-        notice = await self._bouncer.notice_for(delivery.message_id, status, f"smtp; {error}")
+        try:
+            notice = await self._bouncer.notice_for(delivery.message_id, status, f"smtp; {error}")
+        except ValueError:
+            # build_notice refuses a notice that would show a hidden address: better none.
+            log.exception("notice.refused", about=delivery.message_id)
+            notice = None
         await self._store.failed(delivery, error, notice)
         if notice is not None:
             log.info("notice.queued", tx=notice.message_id, about=delivery.message_id)

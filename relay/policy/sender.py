@@ -22,7 +22,7 @@ class EnvelopeSender:
 
     async def __call__(self, tx: Transaction) -> None:
         route = _route(tx)
-        if route.direction == "admin":
+        if route.direction in ("admin", "bounce"):
             return
         if not tx.mail_from:
             raise Refused(replies.S550_NULL_SENDER)

@@ -227,13 +227,21 @@ class Store:
             if notice is not None:
                 await notices.enqueue(session, notice)
 
+    async def accept_report(
+        self, message_id: str, about: str, route: Route, received: bytes,
+        notice: QueuedNotice | None,
+    ) -> None:
+        """Record a bounce that came back to a VERP address, in one commit."""
+        async with self._begin() as session:
+            await notices.record_report(session, message_id, about, received, notice)
+
     async def release(self, deliveries: list[Delivery]) -> None:
         async with self._begin() as session:
             await queue.release(session, [d.queue_id for d in deliveries])
 
     async def bounce_context(self, message_id: str) -> BounceContext | None:
         async with self._begin() as session:
-            return await notices.bounce_context(session, message_id)
+            return await notices.bounce_context(session, message_id, self._alias_domain)
 
     async def retry_now(self, message_id: str) -> None:
         async with self._begin() as session:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.store import tables as t
 from relay.store.records import BounceContext, Direction, QueuedNotice
 
 
-async def bounce_context(session: AsyncSession, message_id: str) -> BounceContext | None:
+async def bounce_context(
+    session: AsyncSession, message_id: str, domain: str
+) -> BounceContext | None:
     message = await session.get(t.Message, message_id)
     if message is None:
         return None
@@ -19,7 +21,7 @@ async def bounce_context(session: AsyncSession, message_id: str) -> BounceContex
         )
     )
     head = (received or b"").partition(b"\r\n\r\n")[0] + b"\r\n"
-    alias = message.recipient
+    alias = f"postmaster@{domain}"  # mail to postmaster@/abuse@ has no alias of its own
     if message.relationship_id is not None:
         rel = await session.get(t.Relationship, message.relationship_id)
         if rel is not None:
@@ -62,3 +64,24 @@ async def enqueue(session: AsyncSession, notice: QueuedNotice) -> None:
         ]
     )
     await session.flush()
+
+
+async def record_report(
+    session: AsyncSession, message_id: str, about: str, received: bytes,
+    notice: QueuedNotice | None,
+) -> None:
+    """An incoming bounce: archived, its message marked bounced, one notice at most."""
+    session.add(t.Message(
+        id=message_id, relationship_id=None, direction="bounce", subject=None,
+        relay_message_id=f"<{message_id}@bounce.invalid>", parent_id=about,
+        envelope_sender="", recipient="", status="consumed",
+    ))
+    await session.flush()
+    session.add(t.ArchivedForm(message_id=message_id, form="received", data=received))
+    original = await session.get(t.Message, about)
+    if original is None or original.status == "bounced":
+        return  # already reported: a second bounce for one message tells nobody again
+    original.status = "bounced"
+    await session.execute(delete(t.QueueEntry).where(t.QueueEntry.message_id == about))
+    if notice is not None:
+        await enqueue(session, notice)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-Direction = Literal["seller-to-buyer", "buyer-to-seller", "admin", "notice"]
+Direction = Literal["seller-to-buyer", "buyer-to-seller", "admin", "notice", "bounce"]
 AliasKind = Literal["buyer", "seller"]
 
 

@@ -130,3 +130,49 @@ class TestAutomaticMail:
         assert await world.relay.store.queue_items() == []
         await asyncio.sleep(0.5)
         assert world.upstream.handler.messages == []
+
+
+def remote_bounce(verp: str) -> bytes:
+    """An RFC 3464 report as a far-away server would send it, naming the real recipient."""
+    return (
+        f"From: MAILER-DAEMON@far.example\r\nTo: {verp}\r\nSubject: Undelivered\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nSorry.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; far.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {BUYER}\r\nAction: failed\r\nStatus: 5.2.2\r\n"
+        f"Diagnostic-Code: smtp; 552 5.2.2 <{BUYER}> mailbox full\r\n\r\n"
+        "--b--\r\n"
+    ).encode()
+
+
+class TestReturnedBounces:
+    async def test_bounce_at_verp_address_reaches_the_sender_once(self, world: World) -> None:
+        """A late bounce is matched to its message and reported in our words, once."""
+        await send_one(world)
+        (forwarded,) = await world.upstream.handler.wait_for(1)
+        verp = forwarded.mail_from
+        assert verp.startswith("bounce-")
+        async with Client(world.port) as c:
+            for _ in range(2):  # the second bounce for one message tells nobody again
+                await c.command("MAIL", "FROM:<>")
+                assert (await c.rcpt(verp.upper())).code == 250
+                assert (await c.data(remote_bounce(verp))).code == 250
+        got = await world.upstream.handler.wait_for(2, seconds=15)
+        await drained(world)
+        await asyncio.sleep(0.5)
+        assert len(world.upstream.handler.messages) == 2
+        notice = got[1]
+        assert notice.rcpt_tos == [SELLER]
+        assert BUYER.encode() not in notice.data.lower()
+        assert b"5.2.2" in notice.data
+        assert world.aliases.buyer_alias.encode() in notice.data
+
+    async def test_forged_bounce_address_is_unknown(self, world: World) -> None:
+        async with Client(world.port) as c:
+            await c.command("MAIL", "FROM:<>")
+            answer = await c.rcpt("bounce-0123456789abcdef0123456789abcdef-0000000000000000"
+                                  "@relay.example")
+        assert answer.code == 550
+        assert answer.text.startswith("5.1.1")

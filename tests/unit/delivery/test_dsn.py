@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay.delivery.dsn import Notice, build_notice, is_automatic
+from relay.delivery.dsn import Notice, build_notice
+from relay.policy.automatic import is_automatic
 
 ALIAS = "x7k2mnpqrs@relay.example"
 REAL = "bob.real@buyer.example"

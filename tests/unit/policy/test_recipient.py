@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from relay import replies
+from relay.delivery.verp import bounce_address
 from relay.message import Transaction
 from relay.policy.recipient import Recipient
 from relay.replies import Deferred, Refused
 from relay.store import Store
+
+KEY = b"k" * 32
 
 
 def tx(candidate: str) -> Transaction:
@@ -20,7 +23,7 @@ def tx(candidate: str) -> Transaction:
 async def step(store: Store) -> Recipient:
     await store.put_seller("s1", "Acme", "owner@acme.example")
     await store.put_buyer("b1", "bob@buyer.example")
-    return Recipient(store, "relay.example", "ops@marketplace.example")
+    return Recipient(store, "relay.example", "ops@marketplace.example", KEY)
 
 
 class TestRecipient:
@@ -56,3 +59,16 @@ class TestRecipient:
         await step(t)
         assert t.route is not None
         assert (t.route.direction, t.route.recipient) == ("admin", "ops@marketplace.example")
+
+    async def test_signed_bounce_address_names_its_message(self, step: Recipient) -> None:
+        t = tx(bounce_address("0123456789abcdef0123456789abcdef", "relay.example", KEY))
+        await step(t)
+        assert t.route is not None
+        assert t.route.direction == "bounce"
+        assert t.about == "0123456789abcdef0123456789abcdef"
+
+    async def test_forged_bounce_address_is_unknown(self, step: Recipient) -> None:
+        forged = bounce_address("0123456789abcdef0123456789abcdef", "relay.example", b"x" * 32)
+        with pytest.raises(Refused) as refused:
+            await step(tx(forged))
+        assert refused.value.reply == replies.S550_UNKNOWN_ALIAS
