@@ -78,6 +78,17 @@ class TestNotices:
         assert b"5.1.1" in notice.data
         await drained(world)
 
+    async def test_max_age_reached_sends_a_notice(self, make_world: WorldFactory) -> None:
+        """Still deferred at queue.max_age: the sender is told (4.4.7), and retries stop."""
+        world = await make_world(queue={"max_age": "2s", "backoff": ["500ms"]})
+        world.upstream.handler.refuse[BUYER] = "451 4.2.1 come back later"
+        await send_one(world)
+        (notice,) = await world.upstream.handler.wait_for(1, seconds=20)
+        assert notice.rcpt_tos == [SELLER]
+        assert b"4.4.7" in notice.data
+        assert BUYER.encode() not in notice.data.lower()
+        await drained(world)
+
     async def test_a_notice_never_bounces(self, world: World) -> None:
         """When the notice itself is refused, nothing more is sent."""
         world.upstream.handler.refuse[BUYER] = "550 5.1.1 unknown"
