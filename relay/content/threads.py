@@ -17,6 +17,8 @@ class Threading:
         in_reply_to = message_ids(header_text(tx.parsed, "In-Reply-To"))
         references = message_ids(header_text(tx.parsed, "References"))
         named = list(dict.fromkeys(in_reply_to + references))
+        if not named:
+            return
         links = await self._store.thread_links(route.relationship_id, route.direction, named)
         tx.in_reply_to = [links[i].translated for i in in_reply_to if i in links]
         tx.references = [links[i].translated for i in references if i in links]

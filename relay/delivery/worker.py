@@ -35,15 +35,19 @@ class Workers:
         self._transport = transport
         self._settings = settings
         self._bouncer = bouncer
-        self._wakeup = asyncio.Event()
+        # One token wakes one idle worker: waking all of them for every message
+        # would cost an empty claim transaction each.
+        self._tokens: asyncio.Queue[None] = asyncio.Queue(maxsize=settings.workers)
         self._stopping = asyncio.Event()
 
     def wake(self) -> None:
-        self._wakeup.set()
+        with contextlib.suppress(asyncio.QueueFull):  # every worker has one already
+            self._tokens.put_nowait(None)
 
     def stop(self) -> None:
         self._stopping.set()
-        self._wakeup.set()
+        for _ in range(self._settings.workers):
+            self.wake()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -52,8 +56,6 @@ class Workers:
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
-            # Cleared before looking, so a wake-up during the claim is not lost.
-            self._wakeup.clear()
             try:
                 claimed = await self._store.claim(datetime.now(UTC), LEASE, BATCH)
                 if claimed:
@@ -64,8 +66,9 @@ class Workers:
                 log.exception("delivery.loop_failed")
             if self._stopping.is_set():
                 break
+            # A token put while we were claiming is still there: no wake-up is lost.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
+                await asyncio.wait_for(self._tokens.get(), POLL_SECONDS)
 
     async def _deliver_all(self, claimed: list[Delivery]) -> None:
         for n, delivery in enumerate(claimed):
