@@ -48,8 +48,7 @@ class Acceptor:
 
     async def _report(self, tx: Transaction) -> None:
         """A bounce at a VERP address: archive it, mark its message, queue our own notice."""
-        assert tx.route is not None
         assert tx.about is not None
-        await self._store.accept_report(tx.id, tx.about, tx.route, tx.received, tx.notice)
+        await self._store.accept_report(tx.id, tx.about, tx.received, tx.notice)
         if tx.notice is not None:
             self._wake()

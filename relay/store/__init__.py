@@ -228,8 +228,7 @@ class Store:
                 await notices.enqueue(session, notice)
 
     async def accept_report(
-        self, message_id: str, about: str, route: Route, received: bytes,
-        notice: QueuedNotice | None,
+        self, message_id: str, about: str, received: bytes, notice: QueuedNotice | None
     ) -> None:
         """Record a bounce that came back to a VERP address, in one commit."""
         async with self._begin() as session:

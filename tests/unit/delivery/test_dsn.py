@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relay.delivery.dsn import Notice, build_notice
-from relay.policy.automatic import is_automatic
 
 ALIAS = "x7k2mnpqrs@relay.example"
 REAL = "bob.real@buyer.example"
@@ -198,61 +197,3 @@ def test_hidden_address_never_in_output(diagnostic: str, value: str, name: str) 
     headers = HEADERS + f"{name}: {value}\r\n".encode()
     notice = dataclasses.replace(BASE, diagnostic=diagnostic, original_headers=headers)
     assert REAL.encode() not in build_notice(notice).lower()
-
-
-def message(text: str) -> EmailMessage:
-    return parse(text.replace("\n", "\r\n").encode())
-
-
-PLAIN = "From: sam@seller.example\nTo: x7k2mnpqrs@relay.example\nSubject: hi\n"
-
-
-class TestIsAutomatic:
-    @pytest.mark.parametrize("extra", [
-        "Auto-Submitted: auto-replied\n",
-        "Auto-Submitted: auto-generated\n",
-        "Auto-Submitted: Auto-Replied (vacation)\n",
-        "Auto-Submitted: auto-notified; owner-email=a@b.example\n",
-        "X-Autoreply: yes\n",
-        "X-Autorespond: vacation\n",
-        "Precedence: auto_reply\n",
-    ])
-    def test_auto_reply_markers(self, extra: str) -> None:
-        assert is_automatic(message(PLAIN + extra + "\nI am away.\n"))
-
-    @pytest.mark.parametrize("extra", [
-        "", "Auto-Submitted: no\n", "Auto-Submitted: No (a person wrote this)\n",
-        "Precedence: bulk\n", "Precedence: list\n", "Precedence: junk\n",
-    ])
-    def test_a_persons_message(self, extra: str) -> None:
-        """Bulk or list mail from a seller is still the seller's message."""
-        assert not is_automatic(message(PLAIN + extra + "\nHello.\n"))
-
-    @pytest.mark.parametrize("report_type", ["delivery-status", "disposition-notification"])
-    def test_reports(self, report_type: str) -> None:
-        report = message(
-            PLAIN + "MIME-Version: 1.0\n"
-            f'Content-Type: multipart/report; report-type={report_type}; boundary="b"\n\n'
-            "--b\nContent-Type: text/plain\n\nA report.\n--b--\n")
-        assert is_automatic(report)
-
-    def test_mdn_part_in_another_multipart(self) -> None:
-        mdn = message(
-            PLAIN + 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n'
-            "--b\nContent-Type: text/plain\n\nRead.\n"
-            "--b\nContent-Type: message/disposition-notification\n\n"
-            "Disposition: manual-action/MDN-sent-manually; displayed\n--b--\n")
-        assert is_automatic(mdn)
-
-    def test_our_own_notice(self) -> None:
-        assert is_automatic(parse(build_notice(BASE)))
-
-    def test_forwarded_bounce_is_a_persons_message(self) -> None:
-        """A report attached to a person's message is not looked into."""
-        forwarded = message(
-            PLAIN + 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n'
-            "--b\nContent-Type: text/plain\n\nSee the bounce below.\n"
-            "--b\nContent-Type: message/rfc822\n\n"
-            "Subject: bounce\nContent-Type: multipart/report; report-type=delivery-status;"
-            ' boundary="c"\n\n--c\nContent-Type: text/plain\n\nfailed\n--c--\n--b--\n')
-        assert not is_automatic(forwarded)
