@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from relay.config import Settings, parse
@@ -132,9 +132,11 @@ async def _truncate(url: str) -> None:
     store = Store(url, 35, DOMAIN)
     # DELETE beats TRUNCATE by far on tables this small.
     try:
-        async with store.engine.begin() as conn:
+        def delete_all(conn: Connection) -> None:
             for table in reversed(Base.metadata.sorted_tables):
-                await conn.execute(text(f'DELETE FROM "{table.name}"'))
+                conn.execute(text(f'DELETE FROM "{table.name}"'))
+
+        await store.database.run_connection(delete_all)
     finally:
         await store.close()
 

@@ -6,18 +6,18 @@ call, so changes made with the CLI reach a running relay at once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 
 from relay.addresses import normalise_address
 from relay.store import directory, messages, notices, queue, secrets
 from relay.store import tables as t
 from relay.store.batch import GroupCommit
-from relay.store.engine import create_engine, create_sessionmaker
+from relay.store.engine import Database, open_database
 from relay.store.records import (
     Accepted,
     Aliases,
@@ -60,21 +60,25 @@ __all__ = [
 ]
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
 class Store:
     def __init__(self, url: str, alias_length: int, alias_domain: str) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_engine(url)
-        self._sessions = create_sessionmaker(self.engine)
+        self.database: Database = open_database(url)
         self._alias_length = alias_length
         self._alias_domain = alias_domain
-        self._accepts: GroupCommit[Accepted] = GroupCommit(self._begin, messages.accept)
+        self._accepts: GroupCommit[Accepted] = GroupCommit(self._unit, messages.accept)
+        self._settled: GroupCommit[tuple[int, str]] = GroupCommit(self._unit, queue.delivered)
 
-    @asynccontextmanager
-    async def _begin(self) -> AsyncIterator[AsyncSession]:
+    async def _run(
+        self, work: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
         """One transaction; database trouble leaves as a StoreError the CLI can word."""
         try:
-            async with self._sessions.begin() as session:
-                yield session
+            return await self.database.run(lambda session: work(session, *args, **kwargs))
         except IntegrityError as exc:
             raise Conflict(f"that change conflicts with what is stored: {exc.orig}") from exc
         except DBAPIError as exc:
@@ -82,24 +86,27 @@ class Store:
         except OSError as exc:
             raise StoreUnavailable(f"cannot reach the store at {self._where}: {exc}") from exc
 
+    async def _unit(self, work: Callable[[Session], None]) -> None:
+        await self._run(work)
+
     @property
     def _where(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        return self.database.url.render_as_string(hide_password=True)
 
     async def close(self) -> None:
         await self._accepts.close()
-        await self.engine.dispose()
+        await self._settled.close()
+        await self.database.dispose()
 
     async def key(self, name: str) -> bytes:
         """A secret key of the relay's own, made on first use (e.g. "verp")."""
-        async with self._begin() as session:
-            return await secrets.get_or_make(session, name)
+        return await self._run(secrets.get_or_make, name)
 
     async def upgrade(self) -> None:
         """Create or migrate the schema to the newest revision."""
         from relay.store.migrate import upgrade
 
-        await upgrade(self.engine)
+        await upgrade(self.database)
 
     # -- directory -----------------------------------------------------------
 
@@ -115,74 +122,86 @@ class Store:
     async def put_seller(
         self, seller_id: str, name: str, email: str, orders_per_day: int | None = None
     ) -> SellerRecord:
-        async with self._begin() as session:
-            await directory.put_seller(
-                session, seller_id, name, self._real(email), orders_per_day
-            )
-            return await directory.seller(session, seller_id)
+        real = self._real(email)
+
+        def work(session: Session) -> SellerRecord:
+            directory.put_seller(session, seller_id, name, real, orders_per_day)
+            return directory.seller(session, seller_id)
+
+        return await self._run(work)
 
     async def seller(self, seller_id: str) -> SellerRecord:
-        async with self._begin() as session:
-            return await directory.seller(session, seller_id)
+        return await self._run(directory.seller, seller_id)
 
     async def authorise(self, seller_id: str, address: str) -> SellerRecord:
-        async with self._begin() as session:
-            await directory.authorise(session, seller_id, self._real(address))
-            return await directory.seller(session, seller_id)
+        real = self._real(address)
+
+        def work(session: Session) -> SellerRecord:
+            directory.authorise(session, seller_id, real)
+            return directory.seller(session, seller_id)
+
+        return await self._run(work)
 
     async def revoke(self, seller_id: str, address: str) -> SellerRecord:
-        async with self._begin() as session:
-            await directory.revoke(session, seller_id, normalise_address(address))
-            return await directory.seller(session, seller_id)
+        normalised = normalise_address(address)
+
+        def work(session: Session) -> SellerRecord:
+            directory.revoke(session, seller_id, normalised)
+            return directory.seller(session, seller_id)
+
+        return await self._run(work)
 
     async def seller_owning(self, address: str) -> str | None:
-        async with self._begin() as session:
-            return await directory.seller_owning(session, address)
+        return await self._run(directory.seller_owning, address)
 
     async def put_buyer(
         self, buyer_id: str, email: str, name: str | None = None, language: str | None = None
     ) -> BuyerRecord:
-        async with self._begin() as session:
-            await directory.put_buyer(session, buyer_id, self._real(email), name, language)
-            return await directory.buyer(session, buyer_id)
+        real = self._real(email)
+
+        def work(session: Session) -> BuyerRecord:
+            directory.put_buyer(session, buyer_id, real, name, language)
+            return directory.buyer(session, buyer_id)
+
+        return await self._run(work)
 
     async def buyer(self, buyer_id: str) -> BuyerRecord:
-        async with self._begin() as session:
-            return await directory.buyer(session, buyer_id)
+        return await self._run(directory.buyer, buyer_id)
 
     async def set_opt_out(self, buyer_id: str, opted_out: bool) -> BuyerRecord:
-        async with self._begin() as session:
-            await directory.set_opt_out(session, buyer_id, opted_out)
-            return await directory.buyer(session, buyer_id)
+        def work(session: Session) -> BuyerRecord:
+            directory.set_opt_out(session, buyer_id, opted_out)
+            return directory.buyer(session, buyer_id)
+
+        return await self._run(work)
 
     async def put_order(
         self, order_id: str, buyer_id: str, seller_id: str, status: str | None = None
     ) -> OrderRecord:
-        async with self._begin() as session:
-            rel = await self._relationship(session, buyer_id, seller_id)
-            await directory.put_order(session, order_id, rel.id, status)
-            return await directory.order(session, order_id)
+        def work(session: Session) -> OrderRecord:
+            rel = self._relationship(session, buyer_id, seller_id)
+            directory.put_order(session, order_id, rel.id, status)
+            return directory.order(session, order_id)
+
+        return await self._run(work)
 
     async def aliases(self, buyer_id: str, seller_id: str) -> Aliases:
         """The pair's two aliases, created on first use."""
-        async with self._begin() as session:
-            rel = await self._relationship(session, buyer_id, seller_id)
-            return directory.aliases_of(rel)
+        def work(session: Session) -> Aliases:
+            return directory.aliases_of(self._relationship(session, buyer_id, seller_id))
 
-    async def _relationship(
-        self, session: AsyncSession, buyer_id: str, seller_id: str
-    ) -> t.Relationship:
-        return await directory.relationship(
+        return await self._run(work)
+
+    def _relationship(self, session: Session, buyer_id: str, seller_id: str) -> t.Relationship:
+        return directory.relationship(
             session, buyer_id, seller_id, self._alias_length, self._alias_domain
         )
 
     async def lookup(self, alias: str) -> AliasInfo:
-        async with self._begin() as session:
-            return await directory.lookup(session, normalise_address(alias))
+        return await self._run(directory.lookup, normalise_address(alias))
 
     async def route(self, alias: str) -> Route | None:
-        async with self._begin() as session:
-            return await directory.route(session, normalise_address(alias))
+        return await self._run(directory.route, normalise_address(alias))
 
     # -- messages ------------------------------------------------------------
 
@@ -197,64 +216,61 @@ class Store:
     async def thread_links(
         self, relationship_id: int, direction: Direction, ids: list[str]
     ) -> dict[str, ThreadLink]:
-        async with self._begin() as session:
-            return await messages.thread_links(session, relationship_id, direction, ids)
+        return await self._run(messages.thread_links, relationship_id, direction, ids)
 
     async def archived(self, message_id: str) -> dict[str, bytes]:
-        async with self._begin() as session:
-            return await messages.archived(session, message_id)
+        return await self._run(messages.archived, message_id)
 
     # -- queue ---------------------------------------------------------------
 
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-        async with self._begin() as session:
-            return await queue.claim(session, now, lease, limit)
+        return await self._run(queue.claim, now, lease, limit)
 
     async def delivered(self, delivery: Delivery) -> None:
-        async with self._begin() as session:
-            await queue.delivered(session, delivery.queue_id, delivery.message_id)
+        """Settle a delivery; concurrent settlements share one commit."""
+        await self._settled.submit((delivery.queue_id, delivery.message_id))
 
     async def retry_at(self, delivery: Delivery, when: datetime, error: str) -> None:
-        async with self._begin() as session:
-            await queue.retry_at(session, delivery.queue_id, when, error)
+        await self._run(queue.retry_at, delivery.queue_id, when, error)
 
     async def failed(
         self, delivery: Delivery, error: str, notice: QueuedNotice | None = None
     ) -> None:
         """Give up on a delivery and, in the same commit, queue the notice to its sender."""
-        async with self._begin() as session:
-            await queue.failed(session, delivery.queue_id, delivery.message_id, error)
+        def work(session: Session) -> None:
+            queue.failed(session, delivery.queue_id, delivery.message_id, error)
             if notice is not None:
-                await notices.enqueue(session, notice)
+                notices.enqueue(session, notice)
+
+        await self._run(work)
 
     async def accept_report(
         self, message_id: str, about: str, received: bytes, notice: QueuedNotice | None
     ) -> None:
         """Record a bounce that came back to a VERP address, in one commit."""
-        async with self._begin() as session:
-            await notices.record_report(session, message_id, about, received, notice)
+        await self._run(notices.record_report, message_id, about, received, notice)
 
     async def release(self, deliveries: list[Delivery]) -> None:
-        async with self._begin() as session:
-            await queue.release(session, [d.queue_id for d in deliveries])
+        await self._run(queue.release, [d.queue_id for d in deliveries])
 
     async def bounce_context(self, message_id: str) -> BounceContext | None:
-        async with self._begin() as session:
-            return await notices.bounce_context(session, message_id, self._alias_domain)
+        return await self._run(notices.bounce_context, message_id, self._alias_domain)
 
     async def retry_now(self, message_id: str) -> None:
-        async with self._begin() as session:
-            await queue.retry_now(session, message_id, _now())
+        await self._run(queue.retry_now, message_id, _now())
 
     async def drop(self, message_id: str, notice: QueuedNotice | None = None) -> None:
-        async with self._begin() as session:
-            await queue.drop(session, message_id, _now())
+        now = _now()
+
+        def work(session: Session) -> None:
+            queue.drop(session, message_id, now)
             if notice is not None:
-                await notices.enqueue(session, notice)
+                notices.enqueue(session, notice)
+
+        await self._run(work)
 
     async def queue_items(self) -> list[QueueItem]:
-        async with self._begin() as session:
-            return await queue.items(session)
+        return await self._run(queue.items)
 
 
 def _now() -> datetime:

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, suppress
+from contextlib import suppress
 from typing import Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 T = TypeVar("T")
-Begin = Callable[[], AbstractAsyncContextManager[AsyncSession]]
-Write = Callable[[AsyncSession, T], Awaitable[None]]
+Run = Callable[[Callable[[Session], None]], Awaitable[None]]
+WriteBatch = Callable[[Session, list[T]], None]
 
 
 class GroupCommit(Generic[T]):
-    def __init__(self, begin: Begin, write: Write[T], max_batch: int = 256) -> None:
-        self._begin = begin
+    def __init__(self, run: Run, write: WriteBatch[T], max_batch: int = 256) -> None:
+        self._run_unit = run
         self._write = write
         self._max = max_batch
         self._pending: list[tuple[T, asyncio.Future[None]]] = []
@@ -49,10 +49,9 @@ class GroupCommit(Generic[T]):
             await self._commit(batch)
 
     async def _commit(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
+        items = [item for item, _ in batch]
         try:
-            async with self._begin() as session:
-                for item, _ in batch:
-                    await self._write(session, item)
+            await self._run_unit(lambda session: self._write(session, items))
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc)

@@ -1,42 +1,128 @@
-"""Engine and session factory; SQLite gets the pragmas that make a commit durable."""
+"""Where a unit of work runs: SQLite on one thread of its own, PostgreSQL on asyncpg.
+
+A unit of work is a plain function over a sync Session; the store hands it to
+a Database, which runs it as one transaction. For SQLite that means one hop
+to a dedicated thread per transaction: an async driver would hop threads once
+per statement, which cost more CPU than the statements themselves. asyncpg is
+natively async, so PostgreSQL runs the same function in SQLAlchemy's greenlet
+bridge, with no thread at all.
+
+The configured URL stays `sqlite+aiosqlite:///PATH` (SPEC §3); only the driver
+underneath is the standard library's.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 
-def create_engine(url: str) -> AsyncEngine:
+class Database(Protocol):
+    url: URL
+
+    @property
+    def sync_engine(self) -> Engine: ...
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one transaction, committed when it returns."""
+        ...
+
+    async def run_connection(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` on a bare connection in one transaction (migrations, tests)."""
+        ...
+
+    async def dispose(self) -> None: ...
+
+
+def open_database(url: str) -> Database:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # One connection: SQLite has one writer anyway, and with several the losers
-        # of each lock race sleep in SQLite's busy handler. One connection makes
-        # them queue in the pool instead, which costs nothing.
-        engine = _create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+        return SqliteDatabase(parsed)
+    return AsyncDatabase(parsed)
+
+
+class SqliteDatabase:
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # One connection, used by one thread: SQLite has one writer anyway, and
+        # transactions queueing for the thread cost nothing, whereas losers of a
+        # lock race between connections sleep in SQLite's busy handler.
+        self._engine = create_engine(
+            url.set(drivername="sqlite+pysqlite"),
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=1, max_overflow=0, pool_timeout=60,
         )
+        event.listen(self._engine, "connect", _pragmas)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-sqlite")
 
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            # WAL lets readers run beside the writer; synchronous=FULL fsyncs the
-            # WAL on every commit, which is what makes "250 after commit" durable.
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
+    @property
+    def sync_engine(self) -> Engine:
+        return self._engine
 
-        return engine
-    return _create_async_engine(url, pool_pre_ping=True)
+    async def run(self, work: Callable[[Session], T]) -> T:
+        return await self._on_thread(self._unit, work)
+
+    async def run_connection(self, work: Callable[[Connection], T]) -> T:
+        return await self._on_thread(self._connection_unit, work)
+
+    def _unit(self, work: Callable[[Session], T]) -> T:
+        with self._sessions.begin() as session:
+            return work(session)
+
+    def _connection_unit(self, work: Callable[[Connection], T]) -> T:
+        with self._engine.begin() as connection:
+            return work(connection)
+
+    async def _on_thread(self, unit: Callable[[Callable[[Any], T]], T],
+                         work: Callable[[Any], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, unit, work)
+
+    async def dispose(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
+        self._thread.shutdown(wait=False)
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL on
+    # every commit, which is what makes "250 after commit" durable.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class AsyncDatabase:
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        self._engine = create_async_engine(url, pool_pre_ping=True)
+        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+
+    @property
+    def sync_engine(self) -> Engine:
+        return self._engine.sync_engine
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        async with self._sessions.begin() as session:
+            return await session.run_sync(work)
+
+    async def run_connection(self, work: Callable[[Connection], T]) -> T:
+        async with self._engine.begin() as connection:
+            return await connection.run_sync(work)
+
+    async def dispose(self) -> None:
+        await self._engine.dispose()

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from relay.store import tables as t
 from relay.store.records import BounceContext, Direction, QueuedNotice
 
 
-async def bounce_context(
-    session: AsyncSession, message_id: str, domain: str
+def bounce_context(
+    session: Session, message_id: str, domain: str
 ) -> BounceContext | None:
-    message = await session.get(t.Message, message_id)
+    message = session.get(t.Message, message_id)
     if message is None:
         return None
-    received = await session.scalar(
+    received = session.scalar(
         select(t.ArchivedForm.data).where(
             t.ArchivedForm.message_id == message_id, t.ArchivedForm.form == "received"
         )
@@ -23,7 +23,7 @@ async def bounce_context(
     head = (received or b"").partition(b"\r\n\r\n")[0] + b"\r\n"
     alias = f"postmaster@{domain}"  # mail to postmaster@/abuse@ has no alias of its own
     if message.relationship_id is not None:
-        rel = await session.get(t.Relationship, message.relationship_id)
+        rel = session.get(t.Relationship, message.relationship_id)
         if rel is not None:
             alias = rel.buyer_alias if message.direction == "seller-to-buyer" else rel.seller_alias
     direction: Direction = message.direction  # type: ignore[assignment]
@@ -39,9 +39,9 @@ async def bounce_context(
     )
 
 
-async def enqueue(session: AsyncSession, notice: QueuedNotice) -> None:
+def enqueue(session: Session, notice: QueuedNotice) -> None:
     """Queue a notice: a message row of its own, its form archived, null envelope sender."""
-    parent = await session.get(t.Message, notice.parent_id)
+    parent = session.get(t.Message, notice.parent_id)
     session.add(
         t.Message(
             id=notice.message_id,
@@ -54,7 +54,7 @@ async def enqueue(session: AsyncSession, notice: QueuedNotice) -> None:
             recipient=notice.recipient,
         )
     )
-    await session.flush()
+    session.flush()
     session.add_all(
         [
             t.ArchivedForm(message_id=notice.message_id, form="delivered", data=notice.data),
@@ -63,11 +63,11 @@ async def enqueue(session: AsyncSession, notice: QueuedNotice) -> None:
             ),
         ]
     )
-    await session.flush()
+    session.flush()
 
 
-async def record_report(
-    session: AsyncSession, message_id: str, about: str, received: bytes,
+def record_report(
+    session: Session, message_id: str, about: str, received: bytes,
     notice: QueuedNotice | None,
 ) -> None:
     """An incoming bounce: archived, its message marked bounced, one notice at most."""
@@ -76,12 +76,12 @@ async def record_report(
         relay_message_id=f"<{message_id}@bounce.invalid>", parent_id=about,
         envelope_sender="", recipient="", status="consumed",
     ))
-    await session.flush()
+    session.flush()
     session.add(t.ArchivedForm(message_id=message_id, form="received", data=received))
-    original = await session.get(t.Message, about)
+    original = session.get(t.Message, about)
     if original is None or original.status == "bounced":
         return  # already reported: a second bounce for one message tells nobody again
     original.status = "bounced"
-    await session.execute(delete(t.QueueEntry).where(t.QueueEntry.message_id == about))
+    session.execute(delete(t.QueueEntry).where(t.QueueEntry.message_id == about))
     if notice is not None:
-        await enqueue(session, notice)
+        enqueue(session, notice)

@@ -5,20 +5,20 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from relay.store import tables as t
 
 
-async def get_or_make(session: AsyncSession, name: str, size: int = 32) -> bytes:
-    row = await session.get(t.Secret, name)
+def get_or_make(session: Session, name: str, size: int = 32) -> bytes:
+    row = session.get(t.Secret, name)
     if row is not None:
         return row.value
     try:
-        async with session.begin_nested():
+        with session.begin_nested():
             session.add(t.Secret(name=name, value=secrets.token_bytes(size)))
     except IntegrityError:
         pass  # another instance made it first: use theirs
-    row = await session.get(t.Secret, name, populate_existing=True)
+    row = session.get(t.Secret, name, populate_existing=True)
     assert row is not None
     return row.value

@@ -153,9 +153,8 @@ class TestMessageChecks:
 
     async def test_internal_error_is_temporary_and_silent(self, world: World) -> None:
         """A failing store answers 451 4.3.0 without internals, and nothing is delivered."""
-        engine = world.relay.store.engine
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql("DROP TABLE queue")
+        database = world.relay.store.database
+        await database.run_connection(lambda conn: conn.exec_driver_sql("DROP TABLE queue"))
         try:
             async with Client(world.port) as c:
                 answer = await c.send(SELLER, world.aliases.buyer_alias,
@@ -164,5 +163,4 @@ class TestMessageChecks:
             await asyncio.sleep(0.2)
             assert world.upstream.handler.messages == []
         finally:
-            async with engine.begin() as conn:
-                await conn.run_sync(Base.metadata.create_all)
+            await database.run_connection(Base.metadata.create_all)

@@ -39,10 +39,10 @@ class TestGroupCommit:
         def count(_conn: Any) -> None:
             commits.append(1)
 
-        event.listen(store.engine.sync_engine, "commit", count)
+        event.listen(store.database.sync_engine, "commit", count)
         names = [f"m{i:02d}" for i in range(40)]
         await asyncio.gather(*(store.accept(_renamed(base, m)) for m in names))
-        event.remove(store.engine.sync_engine, "commit", count)
+        event.remove(store.database.sync_engine, "commit", count)
         assert {item.message_id for item in await store.queue_items()} == {"first", *names}
         assert len(commits) <= 5
 
