@@ -9,6 +9,8 @@ from relay.store import tables as t
 from relay.store.records import Accepted, Direction, ThreadLink
 from relay.store.tables import utcnow
 
+_MESSAGE, _FORM, _QUEUED = insert(t.MESSAGES), insert(t.ARCHIVE), insert(t.QUEUE)
+
 
 def accept(session: Session, batch: list[Accepted]) -> None:
     """Record the messages, archive both forms and queue their delivery (no commit).
@@ -17,7 +19,8 @@ def accept(session: Session, batch: list[Accepted]) -> None:
     messages at once, and the ORM's unit of work would cost more than the rows.
     """
     now = utcnow()
-    session.execute(insert(t.Message), [
+    connection = session.connection()
+    connection.execute(_MESSAGE, [
         {
             "id": a.message_id,
             "relationship_id": a.route.relationship_id,
@@ -37,7 +40,7 @@ def accept(session: Session, batch: list[Accepted]) -> None:
               "created_at": now} for a in batch]
     forms += [{"message_id": a.message_id, "form": "delivered", "data": a.delivered,
                "created_at": now} for a in batch if a.deliver]
-    session.execute(insert(t.ArchivedForm), forms)
+    connection.execute(_FORM, forms)
     queued = [
         {"message_id": a.message_id, "envelope_from": a.envelope_from,
          "recipient": a.route.recipient, "attempts": 0, "next_attempt_at": now,
@@ -45,7 +48,7 @@ def accept(session: Session, batch: list[Accepted]) -> None:
         for a in batch if a.deliver
     ]
     if queued:
-        session.execute(insert(t.QueueEntry), queued)
+        connection.execute(_QUEUED, queued)
 
 
 def thread_links(

@@ -4,38 +4,56 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from relay.store import tables as t
 from relay.store.records import Conflict, Delivery, NotFound, QueueItem
 
+_Q = t.QUEUE
+_FREE = _Q.c.lease_until.is_(None) | (_Q.c.lease_until < bindparam("now"))
+_DUE = (
+    select(_Q.c.id)
+    .where(_Q.c.next_attempt_at <= bindparam("now"), _FREE)
+    .order_by(_Q.c.next_attempt_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+# The outer condition is checked again on the row as it is when updated: on
+# PostgreSQL another claimant may have committed since the subquery looked.
+_CLAIM = (
+    update(_Q)
+    .where(_Q.c.id.in_(_DUE), _FREE)
+    .values(lease_until=bindparam("until"), attempts=_Q.c.attempts + 1)
+    .returning(_Q.c.id, _Q.c.message_id, _Q.c.envelope_from, _Q.c.recipient, _Q.c.attempts,
+               _Q.c.created_at)
+)
+_BODIES = select(t.ARCHIVE.c.message_id, t.ARCHIVE.c.data).where(
+    t.ARCHIVE.c.message_id.in_(bindparam("ids", expanding=True)),
+    t.ARCHIVE.c.form == "delivered",
+)
+_FORGET = delete(_Q).where(_Q.c.id.in_(bindparam("ids", expanding=True)))
+_MARK_DELIVERED = (
+    update(t.MESSAGES)
+    .where(t.MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status="delivered")
+)
+
 
 def claim(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
     """Take up to `limit` due entries; a lease that runs out frees them for others.
 
-    On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several relays claim side by side
-    without waiting on each other; the conditional UPDATE in `_take` is what
-    guarantees one claimant per entry on both backends.
+    One UPDATE takes them, so one claimant wins each entry on both backends; on
+    PostgreSQL `FOR UPDATE SKIP LOCKED` lets several relays claim side by side
+    without waiting on each other.
     """
-    q = t.QueueEntry
-    due = (
-        select(q.id, q.message_id, q.envelope_from, q.recipient, q.attempts, q.created_at)
-        .where(q.next_attempt_at <= now, (q.lease_until.is_(None)) | (q.lease_until < now))
-        .order_by(q.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    due_rows = session.execute(due).all()
-    entries = [e for e in due_rows if _take(session, e.id, e.attempts, now, lease)]
+    connection = session.connection()
+    entries = connection.execute(
+        _CLAIM, {"now": now, "limit": limit, "until": now + lease}
+    ).all()
     if not entries:
         return []
-    rows = session.execute(
-        select(t.ArchivedForm.message_id, t.ArchivedForm.data).where(
-            t.ArchivedForm.message_id.in_([e.message_id for e in entries]),
-            t.ArchivedForm.form == "delivered",
-        )
-    )
+    rows = connection.execute(_BODIES, {"ids": [e.message_id for e in entries]})
     bodies = {message_id: data for message_id, data in rows}
     return [
         Delivery(
@@ -43,47 +61,19 @@ def claim(session: Session, now: datetime, lease: timedelta, limit: int) -> list
             message_id=e.message_id,
             envelope_from=e.envelope_from,
             recipient=e.recipient,
-            attempts=e.attempts + 1,
+            attempts=e.attempts,
             data=bodies[e.message_id],
             created_at=e.created_at,
         )
-        for e in entries
+        for e in sorted(entries, key=lambda e: e.id)
     ]
-
-
-def _take(session: Session, queue_id: int, attempts: int, now: datetime,
-          lease: timedelta) -> bool:
-    """Claim one entry only if nobody else did since we looked.
-
-    SQLite has no row locks, and pysqlite reads outside a transaction, so two
-    relays can see the same free entry; this conditional UPDATE lets one win.
-    """
-    result = session.execute(
-        update(t.QueueEntry)
-        .where(
-            t.QueueEntry.id == queue_id,
-            t.QueueEntry.attempts == attempts,
-            (t.QueueEntry.lease_until.is_(None)) | (t.QueueEntry.lease_until < now),
-        )
-        .values(lease_until=now + lease, attempts=attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def delivered(session: Session, settled: list[tuple[int, str]]) -> None:
     """Forget delivered entries and mark their messages; a batch, for group commit."""
-    session.execute(
-        delete(t.QueueEntry)
-        .where(t.QueueEntry.id.in_([queue_id for queue_id, _ in settled]))
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(t.Message)
-        .where(t.Message.id.in_([message_id for _, message_id in settled]))
-        .values(status="delivered")
-        .execution_options(synchronize_session=False)
-    )
+    connection = session.connection()
+    connection.execute(_FORGET, {"ids": [queue_id for queue_id, _ in settled]})
+    connection.execute(_MARK_DELIVERED, {"ids": [message_id for _, message_id in settled]})
 
 
 def retry_at(session: Session, queue_id: int, when: datetime, error: str) -> None:

@@ -173,3 +173,13 @@ class Secret(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Core handles for the hot path, where the ORM's unit of work costs more than the rows.
+MESSAGES = Base.metadata.tables["messages"]
+ARCHIVE = Base.metadata.tables["archive"]
+QUEUE = Base.metadata.tables["queue"]
+RELATIONSHIPS = Base.metadata.tables["relationships"]
+BUYERS = Base.metadata.tables["buyers"]
+SELLERS = Base.metadata.tables["sellers"]
+SELLER_ADDRESSES = Base.metadata.tables["seller_addresses"]
