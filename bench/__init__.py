@@ -1,4 +1,4 @@
-"""Loopback benchmark: relay against a bare aiosmtpd sink, throughput and peak RSS.
+"""Loopback benchmark of the relay against a bare sink and a bare forwarder: msg/s, peak RSS.
 
 `python -m bench [--quick] [--seconds S] [--json]`; see `bench.cli`.
 """

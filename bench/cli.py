@@ -1,4 +1,8 @@
-"""`python -m bench`: bare aiosmtpd sink against the whole relay, on 127.0.0.1 only.
+"""`python -m bench`: bare aiosmtpd sink, bare forwarder and the whole relay, on 127.0.0.1 only.
+
+Each cell (size x clients) runs against the bare sink (the issue's baseline),
+then the bare forwarder (`bench.forwarder`: aiosmtpd in, aiosmtplib out, nothing
+else; the ceiling for any relay built on them), then the relay.
 
 Everything runs in a temporary directory that is removed at the end; every
 child process is stopped with SIGTERM (then SIGKILL) on success, failure,
@@ -35,13 +39,14 @@ from bench.procs import (
     wait_listening,
 )
 from bench.profile import Recorder, top
-from bench.report import KIB, MIB, Memory, Pair, Results, size_name, to_json, to_text
+from bench.report import KIB, MIB, Memory, Results, Row, size_name, to_json, to_text
 
 SIZES = (5 * KIB, 1 * MIB)
 CLIENTS = (1, 20)
 BURST_CLIENTS, BURST_SIZE = 20, 10 * MIB
 BURST_DRAIN = 300.0  # 200 MiB through relay takes a while
 WARM_UP = 20
+FORWARDER_WORKERS = 4  # if relay's own default cannot be read
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -104,6 +109,10 @@ def _relay_log(relay: Child) -> list[str]:
     return [f"{relay.name}: {line}" for line in tail(relay.stderr_path, 8).splitlines()]
 
 
+def _forwarder_log(forwarder: Child) -> list[str]:
+    return tail(forwarder.stderr_path, 8).splitlines()
+
+
 def _alive(*children: Child) -> Callable[[], bool]:
     return lambda: not any(child.exited() for child in children)
 
@@ -117,9 +126,10 @@ def _default_workers() -> int | None:
     return QueueSettings().workers
 
 
-async def _load(args: argparse.Namespace, bare: Target, relay: Target, results: Results,
-                relay_child: Child, directory: Path) -> None:
+async def _load(args: argparse.Namespace, bare: Target, forwarder: Target, relay: Target,
+                results: Results, children: tuple[Child, Child], directory: Path) -> None:
     await _warm_up(bare, "the bare sink", args.drain)
+    await _warm_up(forwarder, "the bare forwarder", args.drain)
     await _warm_up(relay, "the relay", args.drain)
     recorder = None
     if args.profile is not None:
@@ -137,11 +147,14 @@ async def _load(args: argparse.Namespace, bare: Target, relay: Target, results: 
             for clients in CLIENTS:
                 say(f"{size_name(size)}, clients={clients}: bare sink ...")
                 bare_cell = await run_cell(bare, size, body, clients, limits)
+                say(f"{size_name(size)}, clients={clients}: forwarder ...")
+                forwarder_cell = await run_cell(forwarder, size, body, clients, limits)
                 say(f"{size_name(size)}, clients={clients}: relay ...")
                 relay_cell = await run_cell(relay, size, body, clients, limits)
-                if relay_child.exited():
-                    raise relay_child.failure("died during the benchmark")
-                results.pairs.append(Pair(size, clients, bare_cell, relay_cell))
+                for child in children:
+                    if child.exited():
+                        raise child.failure("died during the benchmark")
+                results.rows.append(Row(size, clients, bare_cell, forwarder_cell, relay_cell))
     finally:
         if recorder is not None:
             await recorder.stop()
@@ -175,12 +188,18 @@ async def run(args: argparse.Namespace, directory: Path) -> Results:
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     began = time.monotonic()
+    queue_workers = _default_workers()
+    forwarder_workers = queue_workers or FORWARDER_WORKERS  # as many upstream connections
     results = Results(setup={
         "cpus": os.cpu_count(), "python": platform.python_version(),
         "seconds": args.seconds, "max_messages": args.max_messages, "drain": args.drain,
-        "sizes": list(args.sizes), "clients": list(CLIENTS), "queue_workers": _default_workers(),
+        "sizes": list(args.sizes), "clients": list(CLIENTS), "queue_workers": queue_workers,
+        "forwarder_workers": forwarder_workers,
         "client": "aiosmtplib, one asyncio loop, one connection per client",
         "upstream": "aiosmtpd, STARTTLS and AUTH required (trustme certificates)",
+        "forwarder": "aiosmtpd, handle_DATA queues in memory and answers 250; worker tasks "
+                     "with one kept aiosmtplib connection each (STARTTLS, AUTH) send upstream; "
+                     "no store, parsing or fsync",
         "store": "SQLite in a temporary directory",
     })
     async with AsyncExitStack() as stack:
@@ -190,6 +209,8 @@ async def run(args: argparse.Namespace, directory: Path) -> Results:
         upstream = world.upstream_sink(directory, certs)
         await _started(stack, bare_sink, directory)
         await _started(stack, upstream, directory)
+        forwarder_child = world.forwarder(directory, upstream.port, certs, forwarder_workers)
+        await _started(stack, forwarder_child, directory)
         port = free_port()
         config = world.write_config(directory, port, upstream.port, certs)
         say("seeding the store through the CLI ...")
@@ -200,10 +221,15 @@ async def run(args: argparse.Namespace, directory: Path) -> Results:
         say(f"relay pid {relay_child.pid} on 127.0.0.1:{port}, buyer alias {alias}")
         bare = Target(bare_sink.port, bare_sink, bare_sink.pid, world.SELLER, alias,
                       _alive(bare_sink))
+        forwarder = Target(forwarder_child.port, upstream, forwarder_child.pid, world.SELLER,
+                           alias, _alive(forwarder_child, upstream))
         relay = Target(port, upstream, relay_child.pid, world.SELLER, alias,
                        _alive(relay_child, upstream))
-        await _load(args, bare, relay, results, relay_child, directory)
+        await _load(args, bare, forwarder, relay, results, (forwarder_child, relay_child),
+                    directory)
         results.relay_log = _relay_log(relay_child)
+        await forwarder_child.stop()
+        results.forwarder_log = _forwarder_log(forwarder_child)
         await relay_child.stop()
         if not args.no_memory:
             results.memory = await _memory(

@@ -136,14 +136,15 @@ class SinkStat:
     last: float
 
 
-class Sink(Child):
-    """A `bench.sink` process, driven over its stdin/stdout."""
+class Announcing(Child):
+    """A `python -m bench.<module>` child that prints `{"port": N}` once listening.
 
-    def __init__(self, name: str, directory: Path, extra: list[str]) -> None:
-        super().__init__(name, [sys.executable, "-m", "bench.sink", *extra], directory,
-                         control=True)
+    Its stdin is a pipe from us: at its end (we exited, however) the child stops.
+    """
+
+    def __init__(self, name: str, directory: Path, module: str, extra: list[str]) -> None:
+        super().__init__(name, [sys.executable, "-m", module, *extra], directory, control=True)
         self.port = 0
-        self._lock = asyncio.Lock()
 
     async def start(self, cwd: Path = ROOT) -> None:
         await super().start(cwd)
@@ -161,6 +162,21 @@ class Sink(Child):
             await asyncio.sleep(0.2)  # let the exit status arrive
             raise self.failure(what)
         return line.decode()
+
+
+class Forwarder(Announcing):
+    """A `bench.forwarder` process: the bare aiosmtpd + aiosmtplib forwarding baseline."""
+
+    def __init__(self, name: str, directory: Path, extra: list[str]) -> None:
+        super().__init__(name, directory, "bench.forwarder", extra)
+
+
+class Sink(Announcing):
+    """A `bench.sink` process, driven over its stdin/stdout."""
+
+    def __init__(self, name: str, directory: Path, extra: list[str]) -> None:
+        super().__init__(name, directory, "bench.sink", extra)
+        self._lock = asyncio.Lock()
 
     async def _ask(self, command: str) -> str:
         assert self.process is not None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import trustme
 
-from bench.procs import BenchError, Child, Sink
+from bench.procs import BenchError, Child, Forwarder, Sink
 
 USERNAME = "relay"
 SELLER = "owner@acme.example"
@@ -37,13 +37,28 @@ def make_certificates(directory: Path) -> Certificates:
     return files
 
 
+def password_file(directory: Path) -> Path:
+    """The upstream's AUTH password, shared by the upstream sink, the relay and the forwarder."""
+    return directory / "upstream-password"
+
+
 def upstream_sink(directory: Path, certs: Certificates) -> Sink:
-    password_file = directory / "upstream-password"
-    password_file.write_text(secrets.token_urlsafe(18) + "\n", encoding="utf-8")
-    password_file.chmod(0o600)
+    password = password_file(directory)
+    password.write_text(secrets.token_urlsafe(18) + "\n", encoding="utf-8")
+    password.chmod(0o600)
     return Sink("upstream-sink", directory, [
         "--tls", str(certs.cert_file), str(certs.key_file),
-        "--username", USERNAME, "--password-file", str(password_file),
+        "--username", USERNAME, "--password-file", str(password),
+    ])
+
+
+def forwarder(directory: Path, upstream_port: int, certs: Certificates, workers: int) -> Forwarder:
+    """The bare forwarder, with the upstream settings `write_config` gives the relay."""
+    return Forwarder("forwarder", directory, [
+        "--upstream-host", "127.0.0.1", "--upstream-port", str(upstream_port),
+        "--ca-file", str(certs.ca_file), "--username", USERNAME,
+        "--password-file", str(password_file(directory)),
+        "--workers", str(workers), "--timeout", "60",
     ])
 
 
@@ -67,7 +82,7 @@ def write_config(
         "store": {"url": f"sqlite+aiosqlite:///{db}"},
         "upstream": {
             "kind": "smtp", "host": "127.0.0.1", "port": upstream_port, "tls": "starttls",
-            "username": USERNAME, "password_file": str(directory / "upstream-password"),
+            "username": USERNAME, "password_file": str(password_file(directory)),
             "ca_file": str(certs.ca_file), "timeout": "60s",
         },
         "queue": {"backoff": ["1s"]},
