@@ -80,7 +80,8 @@ class Workers:
     async def deliver(self, delivery: Delivery) -> None:
         bound = log.bind(tx=delivery.message_id, attempt=delivery.attempts)
         try:
-            await self._transport.send(delivery.envelope_from, delivery.recipient, delivery.data)
+            data = await self._store.body(delivery)
+            await self._transport.send(delivery.envelope_from, delivery.recipient, data)
         except TemporaryFailure as failure:
             await self._retry_or_give_up(delivery, str(failure))
         except PermanentFailure as failure:

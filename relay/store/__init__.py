@@ -226,6 +226,12 @@ class Store:
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
         return await self._run(queue.claim, now, lease, limit)
 
+    async def body(self, delivery: Delivery) -> bytes:
+        """The bytes to send for a claimed delivery."""
+        if delivery.data is not None:
+            return delivery.data
+        return await self._run(queue.body, delivery.message_id)
+
     async def delivered(self, delivery: Delivery) -> None:
         """Settle a delivery; concurrent settlements share one commit."""
         await self._settled.submit((delivery.queue_id, delivery.message_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from relay.store import tables as t
@@ -32,6 +32,13 @@ _BODIES = select(t.ARCHIVE.c.message_id, t.ARCHIVE.c.data).where(
     t.ARCHIVE.c.message_id.in_(bindparam("ids", expanding=True)),
     t.ARCHIVE.c.form == "delivered",
 )
+_SIZES = select(t.ARCHIVE.c.message_id, func.length(t.ARCHIVE.c.data)).where(
+    t.ARCHIVE.c.message_id.in_(bindparam("ids", expanding=True)),
+    t.ARCHIVE.c.form == "delivered",
+)
+# Bodies a claim reads at once: a worker sends its batch one by one, so larger
+# ones wait in the store until their turn instead of in memory.
+BODY_BUDGET = 1 << 20
 _FORGET = delete(_Q).where(_Q.c.id.in_(bindparam("ids", expanding=True)))
 _MARK_DELIVERED = (
     update(t.MESSAGES)
@@ -48,13 +55,19 @@ def claim(session: Session, now: datetime, lease: timedelta, limit: int) -> list
     without waiting on each other.
     """
     connection = session.connection()
-    entries = connection.execute(
-        _CLAIM, {"now": now, "limit": limit, "until": now + lease}
-    ).all()
+    entries = sorted(
+        connection.execute(_CLAIM, {"now": now, "limit": limit, "until": now + lease}),
+        key=lambda e: int(e.id),
+    )
     if not entries:
         return []
-    rows = connection.execute(_BODIES, {"ids": [e.message_id for e in entries]})
-    bodies = {message_id: data for message_id, data in rows}
+    sizes = dict(connection.execute(_SIZES, {"ids": [e.message_id for e in entries]}).all())
+    inline, budget = [], BODY_BUDGET
+    for e in entries:
+        if sizes.get(e.message_id, 0) <= budget:
+            inline.append(e.message_id)
+            budget -= sizes.get(e.message_id, 0)
+    bodies = dict(connection.execute(_BODIES, {"ids": inline}).all()) if inline else {}
     return [
         Delivery(
             queue_id=e.id,
@@ -62,11 +75,19 @@ def claim(session: Session, now: datetime, lease: timedelta, limit: int) -> list
             envelope_from=e.envelope_from,
             recipient=e.recipient,
             attempts=e.attempts,
-            data=bodies[e.message_id],
+            data=bodies.get(e.message_id),
             created_at=e.created_at,
         )
-        for e in sorted(entries, key=lambda e: e.id)
+        for e in entries
     ]
+
+
+def body(session: Session, message_id: str) -> bytes:
+    """The delivered form of a claimed message the claim left in the store."""
+    found = session.connection().execute(_BODIES, {"ids": [message_id]}).first()
+    if found is None:
+        raise NotFound(f"message {message_id} has no delivered form")
+    return bytes(found[1])
 
 
 def delivered(session: Session, settled: list[tuple[int, str]]) -> None:

@@ -111,7 +111,7 @@ class Delivery:
     envelope_from: str
     recipient: str
     attempts: int
-    data: bytes
+    data: bytes | None  # None: large, read with Store.body when its turn comes
     created_at: datetime
 
 

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from relay.store import Accepted, Store
+from relay.store.queue import BODY_BUDGET
 
 LEASE = timedelta(minutes=10)
 
 
-async def accept(store: Store, message_id: str) -> None:
+async def accept(store: Store, message_id: str, delivered: bytes = b"delivered form") -> None:
     await store.put_seller("s1", "Acme", "owner@acme.example")
     await store.put_buyer("b1", "bob@buyer.example")
     aliases = await store.aliases("b1", "s1")
@@ -22,7 +23,7 @@ async def accept(store: Store, message_id: str) -> None:
         message_id=message_id, route=route, envelope_sender="owner@acme.example",
         subject="hi", original_message_id=f"<{message_id}@acme.example>",
         relay_message_id=f"<{message_id}@relay.example>", parent_id=None,
-        received=b"received form", delivered=b"delivered form",
+        received=b"received form", delivered=delivered,
         envelope_from=f"bounce-{message_id}@relay.example",
     ))
 
@@ -34,6 +35,18 @@ class TestClaim:
         assert (delivery.message_id, delivery.recipient, delivery.data, delivery.attempts) == (
             "m1", "bob@buyer.example", b"delivered form", 1)
         assert (await store.archived("m1"))["received"] == b"received form"
+
+    async def test_a_claim_leaves_large_bodies_in_the_store_until_their_turn(
+        self, store: Store
+    ) -> None:
+        """A worker sends its batch one by one: holding every body at once would waste memory."""
+        large = [bytes([65 + n]) * (BODY_BUDGET * 2 // 3) for n in range(3)]
+        for n, body in enumerate(large):
+            await accept(store, f"m{n}", body)
+        claimed = await store.claim(datetime.now(UTC), LEASE, 10)
+        assert [d.message_id for d in claimed] == ["m0", "m1", "m2"]
+        assert [d.data is not None for d in claimed] == [True, False, False]
+        assert [await store.body(d) for d in claimed] == large
 
     async def test_concurrent_claims_take_an_entry_once(self, store: Store) -> None:
         """Many workers racing for one entry: exactly one gets it."""
