@@ -16,6 +16,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from relay import replies
 from relay.addresses import normalise_address
+from relay.data_reader import read_data
 from relay.message import Transaction, has_bare_line_ending, new_id
 from relay.pipeline import Pipeline, run
 from relay.replies import Deferred, Refused, Reply
@@ -188,6 +189,39 @@ class RelaySMTP(SMTP):
             await super().push(str(_AIOSMTPD_REPLIES[status]))
         else:
             await super().push(status)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA with the body read in large pieces (see relay.data_reader).
+
+        Replies, limits and the handler call are aiosmtpd's own.
+        """
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            data = await read_data(self._reader, self.data_size_limit, self.line_length_limit)
+        except asyncio.CancelledError:
+            self._writer.close()  # the connection went away mid-DATA
+            raise
+        except asyncio.IncompleteReadError:
+            self._writer.close()
+            return
+        if data.content is None:
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)" if data.line_too_long
+                            else "552 Error: Too much mail data")
+            return
+        self.envelope.content = self.envelope.original_content = data.content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push(status)
 
     @property
     def in_transaction(self) -> bool:
