@@ -28,21 +28,24 @@ class Acceptor:
             return
         message = tx.parsed
         original_ids = message_ids(header_text(message, "Message-ID"))
-        await self._store.accept(
-            Accepted(
-                message_id=tx.id,
-                route=tx.route,
-                envelope_sender=normalise_address(tx.mail_from) if tx.mail_from else "",
-                subject=header_text(message, "Subject"),
-                original_message_id=original_ids[0] if original_ids else None,
-                relay_message_id=relay_message_id(tx.id, self._domain),
-                parent_id=tx.parent_id,
-                received=tx.received,
-                delivered=tx.delivered or b"",
-                envelope_from=bounce_address(tx.id, self._domain, self._key),
-                deliver=not tx.consumed,
-            )
+        accepted = Accepted(
+            message_id=tx.id,
+            route=tx.route,
+            envelope_sender=normalise_address(tx.mail_from) if tx.mail_from else "",
+            subject=header_text(message, "Subject"),
+            original_message_id=original_ids[0] if original_ids else None,
+            relay_message_id=relay_message_id(tx.id, self._domain),
+            parent_id=tx.parent_id,
+            received=tx.received,
+            delivered=tx.delivered or b"",
+            envelope_from=bounce_address(tx.id, self._domain, self._key),
+            deliver=not tx.consumed,
         )
+        # The parsed tree can be larger than the message; nothing needs it past here,
+        # and the commit may wait for others in its group.
+        tx.message = None
+        del message
+        await self._store.accept(accepted)
         if not tx.consumed:
             self._wake()
 

@@ -74,12 +74,19 @@ async def _read(reader: asyncio.StreamReader, cap: int, line_limit: int) -> Data
             break
     if too_big:
         return Data(None, too_big=True)
-    raw = b"".join(parts)[:-3]  # keep the last line's CRLF, drop ".\r\n"
+    raw = b"".join(parts)  # one read, one piece: no copy
     parts.clear()
+    del chunk
+    end = len(raw) - 3  # the ".\r\n" of the mark is not content
     if _has_long_line(raw, line_limit):
         return Data(None, line_too_long=True)
-    content = raw.replace(b"\r\n.", b"\r\n")
-    return Data(content[1:] if content.startswith(b".") else content)
+    stuffed = raw.startswith(b".") or raw.find(b"\r\n.", 0, end) >= 0
+    content = raw[:end]
+    del raw
+    if stuffed:  # rare, and a second copy only then
+        content = content.replace(b"\r\n.", b"\r\n")
+        content = content[1:] if content.startswith(b".") else content
+    return Data(content)
 
 
 def _has_long_line(data: bytes, limit: int) -> bool:
