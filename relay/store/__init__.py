@@ -6,10 +6,12 @@ call, so changes made with the CLI reach a running relay at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Concatenate, ParamSpec, TypeVar
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -70,24 +72,37 @@ class Store:
         self.database: Database = open_database(url)
         self._alias_length = alias_length
         self._alias_domain = alias_domain
-        self._accepts: GroupCommit[Accepted] = GroupCommit(self._unit, messages.accept)
-        self._settled: GroupCommit[tuple[int, str]] = GroupCommit(self._unit, queue.delivered)
+        self._accepts: GroupCommit[Accepted] = GroupCommit(self._core_unit, messages.accept)
+        self._settled: GroupCommit[tuple[int, str]] = GroupCommit(self._core_unit, queue.delivered)
 
     async def _run(
         self, work: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
         """One transaction; database trouble leaves as a StoreError the CLI can word."""
-        try:
+        with self._errors():
             return await self.database.run(lambda session: work(session, *args, **kwargs))
+
+    async def _core(
+        self, work: Callable[Concatenate[Connection, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """One transaction on a bare connection: the hot path, where a Session costs extra."""
+        with self._errors():
+            return await self.database.run_connection(
+                lambda connection: work(connection, *args, **kwargs))
+
+    async def _core_unit(self, work: Callable[[Connection], None]) -> None:
+        await self._core(work)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
         except IntegrityError as exc:
             raise Conflict(f"that change conflicts with what is stored: {exc.orig}") from exc
         except DBAPIError as exc:
             raise StoreUnavailable(_explain(exc)) from exc
         except OSError as exc:
             raise StoreUnavailable(f"cannot reach the store at {self._where}: {exc}") from exc
-
-    async def _unit(self, work: Callable[[Session], None]) -> None:
-        await self._run(work)
 
     @property
     def _where(self) -> str:
@@ -201,7 +216,7 @@ class Store:
         return await self._run(directory.lookup, normalise_address(alias))
 
     async def route(self, alias: str) -> Route | None:
-        return await self._run(directory.route, normalise_address(alias))
+        return await self._core(directory.route, normalise_address(alias))
 
     # -- messages ------------------------------------------------------------
 
@@ -224,13 +239,13 @@ class Store:
     # -- queue ---------------------------------------------------------------
 
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-        return await self._run(queue.claim, now, lease, limit)
+        return await self._core(queue.claim, now, lease, limit)
 
     async def body(self, delivery: Delivery) -> bytes:
         """The bytes to send for a claimed delivery."""
         if delivery.data is not None:
             return delivery.data
-        return await self._run(queue.body, delivery.message_id)
+        return await self._core(queue.body, delivery.message_id)
 
     async def delivered(self, delivery: Delivery) -> None:
         """Settle a delivery; concurrent settlements share one commit."""

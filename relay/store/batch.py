@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Generic, TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 T = TypeVar("T")
-Run = Callable[[Callable[[Session], None]], Awaitable[None]]
-WriteBatch = Callable[[Session, list[T]], None]
+Run = Callable[[Callable[[Connection], None]], Awaitable[None]]
+WriteBatch = Callable[[Connection, list[T]], None]
 
 
 class GroupCommit(Generic[T]):
@@ -51,7 +51,7 @@ class GroupCommit(Generic[T]):
     async def _commit(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
         items = [item for item, _ in batch]
         try:
-            await self._run_unit(lambda session: self._write(session, items))
+            await self._run_unit(lambda connection: self._write(connection, items))
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc)

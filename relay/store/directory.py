@@ -5,7 +5,7 @@ Functions here take the caller's session and never commit.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -245,12 +245,11 @@ _ADDRESSES = (
 )
 
 
-def route(session: Session, alias: str) -> Route | None:
+def route(connection: Connection, alias: str) -> Route | None:
     """Resolve an alias to its recipient and its authorised senders.
 
     This runs at every RCPT: one joined query, built once, in Core.
     """
-    connection = session.connection()
     found = connection.execute(_ROUTE, {"alias": alias}).first()
     if found is None:
         return None

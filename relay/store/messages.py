@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Connection, insert, or_, select
 from sqlalchemy.orm import Session
 
 from relay.store import tables as t
@@ -12,14 +12,13 @@ from relay.store.tables import utcnow
 _MESSAGE, _FORM, _QUEUED = insert(t.MESSAGES), insert(t.ARCHIVE), insert(t.QUEUE)
 
 
-def accept(session: Session, batch: list[Accepted]) -> None:
+def accept(connection: Connection, batch: list[Accepted]) -> None:
     """Record the messages, archive both forms and queue their delivery (no commit).
 
     Core inserts, one executemany per table: group commit hands over many
     messages at once, and the ORM's unit of work would cost more than the rows.
     """
     now = utcnow()
-    connection = session.connection()
     connection.execute(_MESSAGE, [
         {
             "id": a.message_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from relay.store import tables as t
@@ -47,14 +47,13 @@ _MARK_DELIVERED = (
 )
 
 
-def claim(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
+def claim(connection: Connection, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
     """Take up to `limit` due entries; a lease that runs out frees them for others.
 
     One UPDATE takes them, so one claimant wins each entry on both backends; on
     PostgreSQL `FOR UPDATE SKIP LOCKED` lets several relays claim side by side
     without waiting on each other.
     """
-    connection = session.connection()
     entries = sorted(
         connection.execute(_CLAIM, {"now": now, "limit": limit, "until": now + lease}),
         key=lambda e: int(e.id),
@@ -82,17 +81,16 @@ def claim(session: Session, now: datetime, lease: timedelta, limit: int) -> list
     ]
 
 
-def body(session: Session, message_id: str) -> bytes:
+def body(connection: Connection, message_id: str) -> bytes:
     """The delivered form of a claimed message the claim left in the store."""
-    found = session.connection().execute(_BODIES, {"ids": [message_id]}).first()
+    found = connection.execute(_BODIES, {"ids": [message_id]}).first()
     if found is None:
         raise NotFound(f"message {message_id} has no delivered form")
     return bytes(found[1])
 
 
-def delivered(session: Session, settled: list[tuple[int, str]]) -> None:
+def delivered(connection: Connection, settled: list[tuple[int, str]]) -> None:
     """Forget delivered entries and mark their messages; a batch, for group commit."""
-    connection = session.connection()
     connection.execute(_FORGET, {"ids": [queue_id for queue_id, _ in settled]})
     connection.execute(_MARK_DELIVERED, {"ids": [message_id for _, message_id in settled]})
 
