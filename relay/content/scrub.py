@@ -40,6 +40,7 @@ _GAP = (
 _AT_LOOKALIKES = ("\uff20", "\ufe6b")  # fullwidth and small commercial at
 _SUBADDRESS = r"(?:\+[\w.=-]{0,64})?"
 _ROUNDS = 3  # a replacement can only create a new match in contrived cases
+_CHUNK = 64 * 1024
 
 
 def _char(c: str) -> str:
@@ -103,3 +104,35 @@ class Scrubber:
         """Whether raw bytes still hold an address as plain ASCII, in any case."""
         lowered = data.lower()
         return any(needle in lowered for needle in self._needles)
+
+    def leaks_outside(self, data: bytes, skip: bytes) -> bool:
+        """`leaks(data.lower().replace(skip, b""))`, a chunk at a time.
+
+        On a 10 MiB message the lower-cased copy and the cut one are 10 MiB each.
+        A `skip` or an address across a chunk's end is carried into the next chunk.
+        """
+        if not self._needles:
+            return False
+        overlap = max(map(len, self._needles)) - 1
+        hold = max(len(skip) - 1, 0)
+        pending = tail = b""
+        for start in range(0, len(data), _CHUNK):
+            pending += data[start : start + _CHUNK].lower()
+            end = len(pending) if start + _CHUNK >= len(data) else len(pending) - hold
+            kept, pending = _cut(pending, skip, end)
+            text = tail + kept
+            if any(needle in text for needle in self._needles):
+                return True
+            tail = text[max(len(text) - overlap, 0) :]
+        return False
+
+
+def _cut(data: bytes, skip: bytes, end: int) -> tuple[bytes, bytes]:
+    """`data` up to `end` with each `skip` starting there cut out, and what is left to read."""
+    pieces, pos = [], 0
+    while skip and 0 <= (found := data.find(skip, pos)) < end:
+        pieces.append(data[pos:found])
+        pos = found + len(skip)
+    upto = max(pos, end)
+    pieces.append(data[pos:upto])
+    return b"".join(pieces), data[upto:]

@@ -8,6 +8,7 @@ import copy
 import pytest
 
 from relay.content.rewrite import rewrite
+from relay.message import parse as relay_parse
 from relay.replies import S554_MALFORMED, Refused
 from tests.unit.content.messages import (
     BUYER,
@@ -419,6 +420,24 @@ class TestOutput:
         out = run(crlf(PLAIN + f"\nfrom {SELLER_OTHER}\n"), route)
         assert parse(out)["To"] == SELLER
         assert SELLER_OTHER.encode() not in out
+
+    def test_relay_parse_gives_the_same_delivered_bytes(self) -> None:
+        """relay.message.parse (fed in chunks, headers parsed once) reads as the stdlib does."""
+        pdf = bytes(range(256)) * 1024
+        encoded = base64.encodebytes(pdf).replace(b"\n", b"\r\n")
+        ctype, body = multipart("mixed", "big", [
+            part(["Content-Type: text/plain; charset=utf-8"], f"see {SELLER}".encode()),
+            part(["Content-Type: application/pdf", "Content-Transfer-Encoding: base64"], encoded),
+        ])
+        raw = crlf(f"From: {SELLER}\nSubject: Re: {SELLER}\nDate: Mon, 01 Jan 2024 10:00:00 +0000"
+                   f"\nMIME-Version: 1.0\n{ctype}\n\n") + body
+        message = relay_parse(raw)
+        out = rewrite(message, seller_to_buyer(), message_id=NEW_ID, in_reply_to=[], references=[])
+        assert out == run(raw)
+        assert encoded in out
+        again = rewrite(message, seller_to_buyer(), message_id=NEW_ID, in_reply_to=[],
+                        references=[])
+        assert again == out
 
     def test_buyer_alias_is_not_mistaken(self) -> None:
         """The alias written to is not a real address and may appear anywhere."""
