@@ -52,6 +52,9 @@ def new_id() -> str:
     return secrets.token_hex(16)
 
 
+_CLASSES: dict[type, type[BaseHeader]] = {}
+
+
 class _Headers(HeaderRegistry):
     """The stdlib header registry, parsing each distinct header value only once.
 
@@ -63,6 +66,14 @@ class _Headers(HeaderRegistry):
     def __init__(self) -> None:
         super().__init__()
         self._parsed: dict[tuple[str, str], BaseHeader] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        # The stdlib makes a new class for every header it parses; one per kind will do.
+        kind = self.registry.get(name.lower(), self.default_class)
+        made = _CLASSES.get(kind)
+        if made is None:
+            made = _CLASSES[kind] = super().__getitem__(name)
+        return made
 
     def __call__(self, name: str, value: Any) -> BaseHeader:
         if type(value) is not str:  # an Address, a datetime: set once, by our code

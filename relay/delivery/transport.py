@@ -139,14 +139,15 @@ class SmtpTransport:
     async def _send_on(
         self, client: aiosmtplib.SMTP, envelope_from: str, recipient: str, data: bytes
     ) -> None:
+        # MAIL, RCPT and DATA by hand rather than sendmail(), which re-normalises
+        # the whole message just to count it for SIZE. Our messages already end
+        # every line in CRLF, so their length is the SIZE.
+        options = [f"SIZE={len(data)}"] if client.supports_extension("size") else []
         try:
-            await client.sendmail(envelope_from, [recipient], data)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            (refusal,) = exc.recipients
-            await _reset(client)
-            self._keep(client)
-            raise _by_code(refusal.code, refusal.message) from exc
-        except aiosmtplib.SMTPResponseException as exc:
+            await client.mail(envelope_from, options=options)
+            await client.rcpt(recipient)
+            await client.data(data)
+        except aiosmtplib.SMTPResponseException as exc:  # a refused MAIL, RCPT or DATA
             await _reset(client)
             self._keep(client)
             raise _by_code(exc.code, exc.message) from exc
