@@ -38,6 +38,9 @@ _GAP = (
     r"|<[^<>]{0,500}>)*"
 )
 _AT_LOOKALIKES = ("\uff20", "\ufe6b")  # fullwidth and small commercial at
+# Every form of "@" the pattern accepts holds one of these, so text with none of
+# them holds no address: most plain-text parts are ruled out by a C-level search.
+AT_MARKS = ("@", "&", "%", *_AT_LOOKALIKES)
 _SUBADDRESS = r"(?:\+[\w.=-]{0,64})?"
 _ROUNDS = 3  # a replacement can only create a new match in contrived cases
 _CHUNK = 64 * 1024
@@ -87,12 +90,18 @@ class Scrubber:
         self.alias = alias
         self._needles = tuple(a.encode("utf-8") for a in unique)
         self._pattern = _compile(tuple(unique)) if unique else None
+        self._all_have_at = all("@" in a for a in unique)
+
+    def _cannot_match(self, text: str) -> bool:
+        return self._all_have_at and not any(mark in text for mark in AT_MARKS)
 
     def found(self, text: str) -> bool:
-        return self._pattern is not None and self._pattern.search(text) is not None
+        if self._pattern is None or self._cannot_match(text):
+            return False
+        return self._pattern.search(text) is not None
 
     def scrub(self, text: str) -> str:
-        if self._pattern is None:
+        if self._pattern is None or self._cannot_match(text):
             return text
         for _ in range(_ROUNDS):
             text, count = self._pattern.subn(lambda _match: self.alias, text)

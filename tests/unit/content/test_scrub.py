@@ -1,4 +1,4 @@
-"""Scrubber.leaks_outside(): the byte-level leak check on a finished message."""
+"""Scrubber shortcuts: the byte-level leak check, and skipping text that holds no "@" form."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay.content.scrub import _CHUNK, Scrubber
+from relay.content.scrub import _CHUNK, AT_MARKS, Scrubber, _compile
 from tests.unit.content.messages import BUYER, SELLER, SELLER_ALIAS, SELLER_OTHER
 
 PIECES = (SELLER.upper(), SELLER, "sel", "ler@shop.example", BUYER, BUYER.upper(), "buyer@mail",
@@ -51,3 +51,26 @@ class TestLeaksOutside:
         """A sender address inside the recipient's, cut out with it, is no leak."""
         data = b"x" * (_CHUNK - 3) + f"big{SELLER}".encode()
         assert not Scrubber((SELLER,), SELLER_ALIAS).leaks_outside(data, f"big{SELLER}".encode())
+
+
+DISGUISES = ("seller", "orders", "shop.example", "&#64;", "&#x40;", "&commat;", "%40", "\uff20", "<b></b>", "&shy;", "\u200b", "+tag",
+             "mailto:", " ", "x")
+
+
+class TestNoAtNoMatch:
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.sampled_from(PIECES[:-1] + DISGUISES), max_size=12).map("".join))
+    def test_skipping_text_without_an_at_mark_changes_nothing(self, text: str) -> None:
+        """The shortcut answers exactly what the full pattern answers."""
+        scrubber = Scrubber((SELLER, SELLER_OTHER), SELLER_ALIAS)
+        pattern = _compile((SELLER, SELLER_OTHER))
+        assert scrubber.found(text) == (pattern.search(text) is not None)
+        assert scrubber.scrub(text) == pattern.sub(SELLER_ALIAS, text)
+
+    def test_every_form_of_at_holds_a_mark(self) -> None:
+        """What makes the shortcut sound: each spelling of "@" the pattern takes has a mark."""
+        pattern = _compile((SELLER,))
+        local, _, domain = SELLER.partition("@")
+        for at in ("@", "&#64;", "&#0064", "&#x40;", "&commat;", "%40", "\uff20", "\ufe6b"):
+            assert pattern.search(local + at + domain), at
+            assert any(mark in at for mark in AT_MARKS), at
