@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -65,7 +65,7 @@ class SqliteDatabase:
             pool_size=1, max_overflow=0, pool_timeout=60,
         )
         event.listen(self._engine, "connect", _pragmas)
-        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._held: Connection | None = None  # checked out for good; only the thread touches it
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-sqlite")
 
     @property
@@ -78,20 +78,37 @@ class SqliteDatabase:
     async def run_connection(self, work: Callable[[Connection], T]) -> T:
         return await self._on_thread(self._connection_unit, work)
 
+    def _connection(self) -> Connection:
+        # Kept checked out: a pool checkout and return per transaction cost as
+        # much as the hot path's statements. A broken one is replaced.
+        if self._held is None or self._held.invalidated or self._held.closed:
+            if self._held is not None:
+                self._held.close()
+            self._held = self._engine.connect()
+        return self._held
+
     def _unit(self, work: Callable[[Session], T]) -> T:
-        with self._sessions.begin() as session:
+        with Session(bind=self._connection(), expire_on_commit=False) as session, \
+                session.begin():
             return work(session)
 
     def _connection_unit(self, work: Callable[[Connection], T]) -> T:
-        with self._engine.begin() as connection:
+        connection = self._connection()
+        with connection.begin():
             return work(connection)
+
+    def _close(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+        self._engine.dispose()
 
     async def _on_thread(self, unit: Callable[[Callable[[Any], T]], T],
                          work: Callable[[Any], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, unit, work)
 
     async def dispose(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
         self._thread.shutdown(wait=False)
 
 
