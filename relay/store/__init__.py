@@ -90,6 +90,14 @@ class Store:
             return await self.database.run_connection(
                 lambda connection: work(connection, *args, **kwargs))
 
+    async def _light(
+        self, work: Callable[Concatenate[Connection, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """As `_core`, for a write a machine failure may lose harmlessly (a lease)."""
+        with self._errors():
+            return await self.database.run_connection(
+                lambda connection: work(connection, *args, **kwargs), durable=False)
+
     async def _core_unit(self, work: Callable[[Connection], None]) -> None:
         await self._core(work)
 
@@ -239,7 +247,8 @@ class Store:
     # -- queue ---------------------------------------------------------------
 
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-        return await self._core(queue.claim, now, lease, limit)
+        # A lease lost with the machine only means the entry is claimed again.
+        return await self._light(queue.claim, now, lease, limit)
 
     async def body(self, delivery: Delivery) -> bytes:
         """The bytes to send for a claimed delivery."""

@@ -37,8 +37,14 @@ class Database(Protocol):
         """Run `work` in one transaction, committed when it returns."""
         ...
 
-    async def run_connection(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` on a bare connection in one transaction (migrations, tests)."""
+    async def run_connection(self, work: Callable[[Connection], T], *,
+                             durable: bool = True) -> T:
+        """Run `work` on a bare connection in one transaction.
+
+        `durable=False` is for writes that may be lost if the machine (not the
+        process) fails, such as a claim's lease: the commit is not flushed to
+        disk on its own, only with the next durable one.
+        """
         ...
 
     async def dispose(self) -> None: ...
@@ -75,8 +81,10 @@ class SqliteDatabase:
     async def run(self, work: Callable[[Session], T]) -> T:
         return await self._on_thread(self._unit, work)
 
-    async def run_connection(self, work: Callable[[Connection], T]) -> T:
-        return await self._on_thread(self._connection_unit, work)
+    async def run_connection(self, work: Callable[[Connection], T], *,
+                             durable: bool = True) -> T:
+        unit = self._connection_unit if durable else self._light_unit
+        return await self._on_thread(unit, work)
 
     def _connection(self) -> Connection:
         # Kept checked out: a pool checkout and return per transaction cost as
@@ -96,6 +104,20 @@ class SqliteDatabase:
         connection = self._connection()
         with connection.begin():
             return work(connection)
+
+    def _light_unit(self, work: Callable[[Connection], T]) -> T:
+        # In WAL mode a NORMAL commit survives a crash of the process, not of the
+        # machine; the next FULL commit's fsync takes its frames to disk as well.
+        # pysqlite begins SQLite's transaction at the first write, so the pragma
+        # still runs outside one, as it must.
+        connection = self._connection()
+        try:
+            with connection.begin():
+                connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                return work(connection)
+        finally:
+            with connection.begin():
+                connection.exec_driver_sql("PRAGMA synchronous=FULL")
 
     def _close(self) -> None:
         if self._held is not None:
@@ -137,8 +159,11 @@ class AsyncDatabase:
         async with self._sessions.begin() as session:
             return await session.run_sync(work)
 
-    async def run_connection(self, work: Callable[[Connection], T]) -> T:
+    async def run_connection(self, work: Callable[[Connection], T], *,
+                             durable: bool = True) -> T:
         async with self._engine.begin() as connection:
+            if not durable:
+                await connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             return await connection.run_sync(work)
 
     async def dispose(self) -> None:

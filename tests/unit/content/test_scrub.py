@@ -53,8 +53,8 @@ class TestLeaksOutside:
         assert not Scrubber((SELLER,), SELLER_ALIAS).leaks_outside(data, f"big{SELLER}".encode())
 
 
-DISGUISES = ("seller", "orders", "shop.example", "&#64;", "&#x40;", "&commat;", "%40", "\uff20", "<b></b>", "&shy;", "\u200b", "+tag",
-             "mailto:", " ", "x")
+DISGUISES = ("seller", "orders", "shop.example", "&#64;", "&#x40;", "&commat;", "%40", "\uff20",
+             "<b></b>", "&shy;", "\u200b", "+tag", "mailto:", " ", "x")
 
 
 class TestNoAtNoMatch:

@@ -38,3 +38,25 @@ async def test_sqlite_units_run_on_one_thread_off_the_event_loop(tmp_path: Path)
         assert threads != {threading.get_ident()}
     finally:
         await store.close()
+
+
+async def test_a_light_write_lands_and_leaves_commits_durable(tmp_path: Path) -> None:
+    """A lease is written without its own fsync; the next commit fsyncs again."""
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", 35, DOMAIN)
+    try:
+        await store.upgrade()
+
+        def light(connection: Connection) -> object:
+            connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+            return connection.execute(text("PRAGMA synchronous")).scalar()
+
+        assert await store.database.run_connection(light, durable=False) == 1  # NORMAL
+
+        def after(connection: Connection) -> tuple[object, ...]:
+            return (connection.execute(text("SELECT x FROM t")).scalar(),
+                    connection.execute(text("PRAGMA synchronous")).scalar())
+
+        assert await store.database.run_connection(after) == (1, 2)  # FULL again
+    finally:
+        await store.close()
