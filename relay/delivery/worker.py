@@ -38,9 +38,13 @@ class Workers:
         # One token wakes one idle worker: waking all of them for every message
         # would cost an empty claim transaction each.
         self._tokens: asyncio.Queue[None] = asyncio.Queue(maxsize=settings.workers)
+        # Wake-ups since the last claim began. A claim covers every message committed
+        # before it, so a worker woken for those would only make an empty claim.
+        self._owed = 0
         self._stopping = asyncio.Event()
 
     def wake(self) -> None:
+        self._owed += 1
         with contextlib.suppress(asyncio.QueueFull):  # every worker has one already
             self._tokens.put_nowait(None)
 
@@ -57,18 +61,30 @@ class Workers:
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
+                self._owed = 0
                 claimed = await self._store.claim(datetime.now(UTC), LEASE, BATCH)
-                if claimed:
-                    await self._deliver_all(claimed)
+                if len(claimed) == BATCH:
+                    self.wake()  # there may be more: another worker takes the next batch
+                await self._deliver_all(claimed)
+                if len(claimed) == BATCH:
                     continue
+                # The queue held no more than this when we claimed; what was accepted
+                # since woke us, so waiting saves an empty claim after every batch.
             except Exception:
                 # A store outage must not end delivery: log, wait, try again.
                 log.exception("delivery.loop_failed")
-            if self._stopping.is_set():
-                break
-            # A token put while we were claiming is still there: no wake-up is lost.
-            with contextlib.suppress(TimeoutError):
+            await self._wait_for_work()
+
+    async def _wait_for_work(self) -> None:
+        """Until a wake-up no claim has covered yet, or POLL_SECONDS (retries fall due)."""
+        while not self._stopping.is_set():
+            try:
+                # A token put while we were claiming is still there: no wake-up is lost.
                 await asyncio.wait_for(self._tokens.get(), POLL_SECONDS)
+            except TimeoutError:
+                return
+            if self._owed:
+                return
 
     async def _deliver_all(self, claimed: list[Delivery]) -> None:
         for n, delivery in enumerate(claimed):
