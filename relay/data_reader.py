@@ -40,44 +40,48 @@ async def read_data(reader: asyncio.StreamReader, size_limit: int | None,
 
 
 async def _read(reader: asyncio.StreamReader, cap: int, line_limit: int) -> Data:
-    try:
-        first = await reader.readuntil(b"\r")
-    except asyncio.LimitOverrunError as overrun:  # no CR at all: no mark in what we drop
-        dropped = await reader.readexactly(max(overrun.consumed - _KEEP, 1))
-        parts, size, last, too_big = [], len(dropped), dropped[-1:], True
-    else:
-        if first == b".\r":
-            follow = await reader.readexactly(1)
-            if follow == b"\n":
-                return Data(b"")
-            first += follow
-        parts, size, last = [first], len(first), first[-1:]
-        too_big = size > cap
+    parts: list[bytes] = []
+    size, last, too_big = 0, b"", False
+    at_line_start = True  # DATA's own line has just ended in CRLF
     while True:
         try:
-            chunk = await reader.readuntil(_MARK)
+            if at_line_start:
+                # A mark that starts here has no LF in front of it to search for:
+                # read to the first CR and see whether the line is a lone dot.
+                piece = await reader.readuntil(b"\r")
+                if piece == b".\r":
+                    follow = await reader.readexactly(1)
+                    piece += follow
+                    ended = follow == b"\n"
+                else:
+                    ended = False
+            else:
+                piece = await reader.readuntil(_MARK)
+                before = piece[-5:-4] if len(piece) >= 5 else last
+                ended = before == b"\r"
         except asyncio.LimitOverrunError as overrun:
             # Too much mail data: drop what is buffered, keep reading to the mark.
             dropped = await reader.readexactly(max(overrun.consumed - _KEEP, 1))
-            last, size, too_big = dropped[-1:], size + len(dropped), True
+            last, size, too_big, at_line_start = dropped[-1:], size + len(dropped), True, False
             parts.clear()
             continue
-        before = chunk[-5:-4] if len(chunk) >= 5 else last
-        size += len(chunk)
-        if size - 3 > cap:  # the final ".\r\n" is not mail data
+        size += len(piece)
+        if size - 3 > cap:  # the mark's ".\r\n" is not mail data
             too_big = True
             parts.clear()
         elif not too_big:
-            parts.append(chunk)
-        last = chunk[-1:]
-        if before == b"\r":
+            parts.append(piece)
+        if ended:
             break
+        last = piece[-1:]
+        # A bare LF "." CRLF is no mark, but its CRLF may begin the real one.
+        at_line_start = not at_line_start and piece.endswith(b"\r\n")
+    del piece
     if too_big:
         return Data(None, too_big=True)
-    raw = b"".join(parts)  # one read, one piece: no copy
+    raw = b"".join(parts)  # mostly one read, one piece: no copy
     parts.clear()
-    del chunk
-    end = len(raw) - 3  # the ".\r\n" of the mark is not content
+    end = len(raw) - 3  # every way out leaves the mark's ".\r\n" last
     if _has_long_line(raw, line_limit):
         return Data(None, line_too_long=True)
     stuffed = raw.startswith(b".") or raw.find(b"\r\n.", 0, end) >= 0
@@ -90,12 +94,12 @@ async def _read(reader: asyncio.StreamReader, cap: int, line_limit: int) -> Data
 
 
 def _has_long_line(data: bytes, limit: int) -> bool:
-    """Is any line longer than `limit` bytes before its line ending?
+    """Is any line, with its line ending, longer than `limit` bytes (aiosmtpd's rule)?
 
     Hops from line start to the last LF within reach, so a message of short
     lines takes len/limit C-level searches, not one per line.
     """
-    reach = limit + 2  # a line of `limit` bytes plus its CRLF
+    reach = limit
     position, end = 0, len(data)
     while end - position > reach:
         lf = data.rfind(b"\n", position, position + reach)

@@ -30,6 +30,21 @@ def _stuffed(body: bytes) -> bytes:
                     for line in lines) + b".\r\n"
 
 
+TOKENS = (b"\r\n", b"\n", b"\r", b".", b"a", b".\r\n", b"\n.\r\n", b"..")
+
+
+def _line_reader(stream: bytes) -> tuple[bytes, bytes]:
+    """RFC 5321 §4.5.2 the plain way: CRLF lines up to a lone ".", first dot removed."""
+    lines: list[bytes] = []
+    position = 0
+    while True:
+        end = stream.index(b"\r\n", position)
+        line, position = stream[position:end], end + 2
+        if line == b".":
+            return b"".join(line + b"\r\n" for line in lines), stream[position:]
+        lines.append(line[1:] if line.startswith(b".") else line)
+
+
 def _one_line(raw: bytes) -> bytes:
     return raw.replace(b"\r", b"").replace(b"\n", b"")
 
@@ -67,10 +82,26 @@ class TestReadData:
         assert data.content == body
 
     async def test_a_line_over_the_limit_is_refused(self) -> None:
-        data, rest = await _read(b"a" * (LINE_LIMIT + 1) + b"\r\n.\r\nQUIT\r\n")
+        """aiosmtpd's rule: a line, with its CRLF, may be line_length_limit bytes."""
+        data, rest = await _read(b"a" * (LINE_LIMIT - 1) + b"\r\n.\r\nQUIT\r\n")
         assert (data.content, data.line_too_long, rest) == (None, True, b"QUIT\r\n")
-        data, _ = await _read(b"short\r\n" + b"a" * LINE_LIMIT + b"\r\n.\r\n")
-        assert data.content == b"short\r\n" + b"a" * LINE_LIMIT + b"\r\n"
+        longest = b"short\r\n" + b"a" * (LINE_LIMIT - 2) + b"\r\n"
+        data, _ = await _read(longest + b".\r\n")
+        assert data.content == longest
+
+    async def test_the_mark_right_after_a_bare_lf_dot(self) -> None:
+        """The CRLF that ends LF "." CRLF can begin the real mark."""
+        for sent in (b"hi\n.\r\n.\r\nQUIT\r\n", b"x\r\nhi\n.\r\n.\r\nQUIT\r\n"):
+            data, rest = await _read(sent)
+            assert (data.content, rest) == (sent[:-9], b"QUIT\r\n")
+
+    @given(st.lists(st.sampled_from(TOKENS), max_size=40).map(b"".join),
+           st.integers(min_value=1, max_value=16))
+    async def test_ends_where_a_line_reader_ends(self, sent: bytes, piece: int) -> None:
+        """Any stream of CRs, LFs and dots ends where aiosmtpd's CRLF line reader ends."""
+        stream = sent + b"\r\n.\r\nRSET\r\n"
+        data, rest = await _read(*(stream[i:i + piece] for i in range(0, len(stream), piece)))
+        assert (data.content, rest) == _line_reader(stream)
 
     @given(st.lists(st.binary(max_size=120).map(_one_line), max_size=30),
            st.integers(min_value=1, max_value=64))
