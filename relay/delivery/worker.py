@@ -11,7 +11,7 @@ import structlog
 from relay.config import QueueSettings
 from relay.delivery.bounces import Bouncer, enhanced_status
 from relay.delivery.transport import PermanentFailure, TemporaryFailure, Transport
-from relay.store import Delivery, Store
+from relay.store import Delivery, Store, StoreError
 
 log = structlog.get_logger("relay.delivery")
 
@@ -91,12 +91,27 @@ class Workers:
             if self._stopping.is_set():
                 await self._store.release(claimed[n:])
                 return
-            await self.deliver(delivery)
+            try:
+                data = await self._store.body(delivery)
+            except StoreError:
+                await self._give_back(claimed[n:])
+                raise
+            try:
+                await self.deliver(delivery, data)
+            except StoreError:
+                # This one may have reached the upstream: its lease decides. The rest
+                # are untouched and go back now rather than wait out the lease.
+                await self._give_back(claimed[n + 1 :])
+                raise
 
-    async def deliver(self, delivery: Delivery) -> None:
+    async def _give_back(self, deliveries: list[Delivery]) -> None:
+        if deliveries:
+            with contextlib.suppress(StoreError):  # then the lease frees them
+                await self._store.release(deliveries)
+
+    async def deliver(self, delivery: Delivery, data: bytes) -> None:
         bound = log.bind(tx=delivery.message_id, attempt=delivery.attempts)
         try:
-            data = await self._store.body(delivery)
             await self._transport.send(delivery.envelope_from, delivery.recipient, data)
         except TemporaryFailure as failure:
             await self._retry_or_give_up(delivery, str(failure))

@@ -41,9 +41,9 @@ class Database(Protocol):
                              durable: bool = True) -> T:
         """Run `work` on a bare connection in one transaction.
 
-        `durable=False` is for writes that may be lost if the machine (not the
-        process) fails, such as a claim's lease: the commit is not flushed to
-        disk on its own, only with the next durable one.
+        `durable=False` is for writes that may be lost with the machine, such as
+        a claim's lease, when the relay dies with it: SQLite flushes the commit
+        with the next durable one. A database server is not trusted so far.
         """
         ...
 
@@ -161,9 +161,9 @@ class AsyncDatabase:
 
     async def run_connection(self, work: Callable[[Connection], T], *,
                              durable: bool = True) -> T:
+        # Every commit is durable here: the relay outlives a crash of the database
+        # server, so a lease lost with it could let another instance send again.
         async with self._engine.begin() as connection:
-            if not durable:
-                await connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             return await connection.run_sync(work)
 
     async def dispose(self) -> None:

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from relay.config import QueueSettings
 from relay.delivery.bounces import Bouncer
 from relay.delivery.worker import BATCH, Workers
-from relay.store import Delivery, Store
+from relay.store import Delivery, Store, StoreUnavailable
+from relay.store.queue import BODY_BUDGET
 from tests.unit.store.test_queue import accept
 
 
@@ -65,3 +66,37 @@ async def test_a_burst_is_delivered_once_in_batches_without_empty_claims(
     later = store.claims[first:]
     # After a batch that emptied the queue a worker waits to be woken, not claims again.
     assert later.count(0) <= 4, later
+
+
+class FlakyBodies(Store):
+    """The real store, failing once when a large body is read."""
+
+    broke: asyncio.Event
+
+    async def body(self, delivery: Delivery) -> bytes:
+        if delivery.data is None and not self.broke.is_set():
+            self.broke.set()
+            raise StoreUnavailable("the store failed: database is locked")
+        return await super().body(delivery)
+
+
+async def test_a_store_failure_mid_batch_gives_the_rest_back_at_once(store_url: str) -> None:
+    """Entries a failing batch never reached are claimable again, not left to their lease."""
+    store = FlakyBodies(store_url, 35, "relay.example")
+    store.broke = asyncio.Event()
+    large = [bytes([65 + n]) * (BODY_BUDGET * 2 // 3) for n in range(3)]
+    for n, body in enumerate(large):
+        await accept(store, f"m{n}", body)
+    transport = Recorder(len(large))
+    workers = Workers(store, transport, QueueSettings(workers=1),
+                      Bouncer(store, "mx.relay.example", "relay.example"))
+    running = asyncio.create_task(workers.run())
+    try:
+        await asyncio.wait_for(store.broke.wait(), 3)
+        workers.wake()  # as the next accepted message would
+        await asyncio.wait_for(transport.all_sent.wait(), 3)  # far sooner than the lease
+    finally:
+        workers.stop()
+        await running
+        await store.close()
+    assert sorted(transport.sent) == large
