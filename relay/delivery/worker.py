@@ -63,10 +63,11 @@ class Workers:
             try:
                 self._owed = 0
                 claimed = await self._store.claim(datetime.now(UTC), LEASE, BATCH)
-                if len(claimed) == BATCH:
+                full = len(claimed) == BATCH
+                if full:
                     self.wake()  # there may be more: another worker takes the next batch
                 await self._deliver_all(claimed)
-                if len(claimed) == BATCH:
+                if full:
                     continue
                 # The queue held no more than this when we claimed; what was accepted
                 # since woke us, so waiting saves an empty claim after every batch.

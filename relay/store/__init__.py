@@ -86,17 +86,17 @@ class Store:
         self, work: Callable[Concatenate[Connection, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
         """One transaction on a bare connection: the hot path, where a Session costs extra."""
-        with self._errors():
-            return await self.database.run_connection(
-                lambda connection: work(connection, *args, **kwargs))
+        return await self._on_connection(lambda c: work(c, *args, **kwargs), durable=True)
 
     async def _light(
         self, work: Callable[Concatenate[Connection, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
         """As `_core`, for a write a machine failure may lose harmlessly (a lease)."""
+        return await self._on_connection(lambda c: work(c, *args, **kwargs), durable=False)
+
+    async def _on_connection(self, call: Callable[[Connection], R], *, durable: bool) -> R:
         with self._errors():
-            return await self.database.run_connection(
-                lambda connection: work(connection, *args, **kwargs), durable=False)
+            return await self.database.run_connection(call, durable=durable)
 
     async def _core_unit(self, work: Callable[[Connection], None]) -> None:
         await self._core(work)

@@ -37,13 +37,15 @@ def _buyer_row(session: Session, buyer_id: str) -> t.Buyer:
     return row
 
 
-def seller_addresses(session: Session, seller_id: str) -> tuple[str, ...]:
-    rows = session.scalars(
-        select(t.SellerAddress.address)
-        .where(t.SellerAddress.seller_id == seller_id)
-        .order_by(t.SellerAddress.address)
-    )
-    return tuple(rows)
+_ADDRESSES = (
+    select(t.SELLER_ADDRESSES.c.address)
+    .where(t.SELLER_ADDRESSES.c.seller_id == bindparam("seller_id"))
+    .order_by(t.SELLER_ADDRESSES.c.address)
+)
+
+
+def seller_addresses(db: Session | Connection, seller_id: str) -> tuple[str, ...]:
+    return tuple(db.execute(_ADDRESSES, {"seller_id": seller_id}).scalars())
 
 
 def seller(session: Session, seller_id: str) -> SellerRecord:
@@ -238,13 +240,6 @@ _ROUTE = (
         | (t.RELATIONSHIPS.c.seller_alias == bindparam("alias"))
     )
 )
-_ADDRESSES = (
-    select(t.SELLER_ADDRESSES.c.address)
-    .where(t.SELLER_ADDRESSES.c.seller_id == bindparam("seller_id"))
-    .order_by(t.SELLER_ADDRESSES.c.address)
-)
-
-
 def route(connection: Connection, alias: str) -> Route | None:
     """Resolve an alias to its recipient and its authorised senders.
 
@@ -257,7 +252,6 @@ def route(connection: Connection, alias: str) -> Route | None:
         found
     )
     if buyer_alias == alias:  # the seller writes to the buyer
-        addresses = connection.execute(_ADDRESSES, {"seller_id": seller_id}).scalars()
         return Route(
             alias=alias,
             direction="seller-to-buyer",
@@ -265,7 +259,7 @@ def route(connection: Connection, alias: str) -> Route | None:
             buyer_id=buyer_id,
             seller_id=seller_id,
             recipient=b_email,
-            sender_addresses=tuple(addresses),
+            sender_addresses=seller_addresses(connection, seller_id),
             sender_name=s_name,
             sender_alias=seller_alias,
         )

@@ -28,14 +28,12 @@ _CLAIM = (
     .returning(_Q.c.id, _Q.c.message_id, _Q.c.envelope_from, _Q.c.recipient, _Q.c.attempts,
                _Q.c.created_at)
 )
-_BODIES = select(t.ARCHIVE.c.message_id, t.ARCHIVE.c.data).where(
+_DELIVERED_FORMS = (
     t.ARCHIVE.c.message_id.in_(bindparam("ids", expanding=True)),
     t.ARCHIVE.c.form == "delivered",
 )
-_SIZES = select(t.ARCHIVE.c.message_id, func.length(t.ARCHIVE.c.data)).where(
-    t.ARCHIVE.c.message_id.in_(bindparam("ids", expanding=True)),
-    t.ARCHIVE.c.form == "delivered",
-)
+_BODIES = select(t.ARCHIVE.c.message_id, t.ARCHIVE.c.data).where(*_DELIVERED_FORMS)
+_SIZES = select(t.ARCHIVE.c.message_id, func.length(t.ARCHIVE.c.data)).where(*_DELIVERED_FORMS)
 # Bodies a claim reads at once: a worker sends its batch one by one, so larger
 # ones wait in the store until their turn instead of in memory.
 BODY_BUDGET = 1 << 20
@@ -63,9 +61,10 @@ def claim(connection: Connection, now: datetime, lease: timedelta, limit: int) -
     sizes = dict(connection.execute(_SIZES, {"ids": [e.message_id for e in entries]}).all())
     inline, budget = [], BODY_BUDGET
     for e in entries:
-        if sizes.get(e.message_id, 0) <= budget:
+        size = sizes.get(e.message_id, 0)
+        if size <= budget:
             inline.append(e.message_id)
-            budget -= sizes.get(e.message_id, 0)
+            budget -= size
     bodies = dict(connection.execute(_BODIES, {"ids": inline}).all()) if inline else {}
     return [
         Delivery(
