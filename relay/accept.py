@@ -7,7 +7,8 @@ from collections.abc import Callable
 from relay.addresses import normalise_address, relay_message_id
 from relay.delivery.verp import bounce_address
 from relay.message import Transaction, header_text, message_ids
-from relay.store import Accepted, Store
+from relay.model import Accepted
+from relay.store import Store
 
 
 class Acceptor:
@@ -23,7 +24,7 @@ class Acceptor:
     async def __call__(self, tx: Transaction) -> None:
         assert tx.route is not None
         assert tx.delivered is not None or tx.consumed
-        if tx.route.direction == "bounce":
+        if tx.route.kind == "bounce":
             await self._report(tx)
             return
         message = tx.parsed

@@ -101,12 +101,12 @@ class Front:
         try:
             if has_bare_line_ending(tx.received):
                 raise Refused(replies.S550_BARE_LINE_ENDING)
-            await run(self._pipeline.data[tx.route.direction], tx)
+            await run(self._pipeline.data[tx.route.kind], tx)
             await self._accept(tx)
         except (Refused, Deferred) as stop:
             log.info("data.refused", tx=tx.id, reply=str(stop.reply))
             return stop.reply
-        log.info("data.accepted", tx=tx.id, direction=tx.route.direction, size=len(tx.received),
+        log.info("data.accepted", tx=tx.id, kind=tx.route.kind, size=len(tx.received),
                  consumed=tx.consumed)
         if tx.consumed:
             return replies.S250_KEPT.but(f"{replies.S250_KEPT.text} as {tx.id}")

@@ -11,7 +11,7 @@ from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from typing import Any
 
-from relay.store import QueuedNotice, Route
+from relay.model import QueuedNotice, Route
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 _CHUNK = 8192  # what Parser.parse reads at a time: the parser sees the same feed as before

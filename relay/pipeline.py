@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from relay.message import Transaction
-from relay.store import Direction
+from relay.model import RouteKind
 
 
 class Step(Protocol):
@@ -24,7 +24,7 @@ class Pipeline:
     """RCPT steps decide on each recipient; DATA steps run per kind of route."""
 
     rcpt: Sequence[Step]
-    data: Mapping[Direction, Sequence[Step]]
+    data: Mapping[RouteKind, Sequence[Step]]
 
 
 async def run(steps: Sequence[Step], tx: Transaction) -> None:

@@ -23,8 +23,8 @@ from relay.cli.command import (
     to_text,
 )
 from relay.config import ConfigError, load
+from relay.errors import NotFound, StoreError, StoreUnavailable
 from relay.replies import Deferred, Refused
-from relay.store import NotFound, StoreError, StoreUnavailable
 
 SUCCESS, NEGATIVE, USAGE, REFUSED, NOT_FOUND = 0, 1, 2, 3, 4
 

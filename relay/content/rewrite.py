@@ -19,8 +19,8 @@ from io import BytesIO
 
 from relay.content.parts import has_long_line, scrub_part
 from relay.content.scrub import Scrubber
+from relay.model import Route
 from relay.replies import S554_MALFORMED, Refused
-from relay.store import Route
 
 _TOP = frozenset({"subject", "date", "mime-version"})
 _MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")  # printable ASCII but < and >

@@ -12,7 +12,7 @@ class Threading:
 
     async def __call__(self, tx: Transaction) -> None:
         route = tx.route
-        if route is None or route.relationship_id is None:
+        if route is None or route.relationship_id is None or route.direction is None:
             return
         in_reply_to = message_ids(header_text(tx.parsed, "In-Reply-To"))
         references = message_ids(header_text(tx.parsed, "References"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from relay.addresses import relay_message_id
 from relay.delivery.dsn import Notice, build_notice
 from relay.message import new_id
-from relay.store import QueuedNotice, Store
+from relay.model import QueuedNotice
+from relay.store import Store
 
 
 class Bouncer:
@@ -20,7 +21,7 @@ class Bouncer:
                          ) -> QueuedNotice | None:
         """The notice to queue, or None where none may be sent (a bounce never bounces)."""
         context = await self._store.bounce_context(message_id)
-        if context is None or context.direction == "notice" or not context.envelope_sender:
+        if context is None or context.kind == "notice" or not context.envelope_sender:
             return None
         notice_id = new_id()
         message_id_header = relay_message_id(notice_id, self._domain)

@@ -11,7 +11,9 @@ import structlog
 from relay.config import QueueSettings
 from relay.delivery.bounces import Bouncer, enhanced_status
 from relay.delivery.transport import PermanentFailure, TemporaryFailure, Transport
-from relay.store import Delivery, Store, StoreError
+from relay.errors import StoreError
+from relay.model import Delivery
+from relay.store import Store
 
 log = structlog.get_logger("relay.delivery")
 

@@ -6,8 +6,9 @@ from relay import replies
 from relay.addresses import is_relaying_trick, split
 from relay.delivery.verp import is_bounce_form, parse_bounce_address
 from relay.message import Transaction
+from relay.model import Route, RouteKind
 from relay.replies import Deferred, Refused
-from relay.store import Direction, Route, Store
+from relay.store import Store
 
 # RFC 5321 §4.5.1 and RFC 2142: these must reach a person, whoever writes.
 ROLE_ACCOUNTS = frozenset({"postmaster", "abuse"})
@@ -44,10 +45,10 @@ class Recipient:
             raise Refused(replies.S550_UNKNOWN_ALIAS)
         tx.route = route
 
-    def _role_route(self, address: str, direction: Direction, recipient: str) -> Route:
+    def _role_route(self, address: str, kind: RouteKind, recipient: str) -> Route:
         return Route(
             alias=address,
-            direction=direction,
+            kind=kind,
             relationship_id=None,
             buyer_id=None,
             seller_id=None,

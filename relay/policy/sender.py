@@ -5,8 +5,9 @@ from __future__ import annotations
 from relay import replies
 from relay.addresses import header_addresses
 from relay.message import Transaction, header_text
+from relay.model import Route
 from relay.replies import Refused
-from relay.store import Route, Store
+from relay.store import Store
 
 
 def _route(tx: Transaction) -> Route:
@@ -22,13 +23,13 @@ class EnvelopeSender:
 
     async def __call__(self, tx: Transaction) -> None:
         route = _route(tx)
-        if route.direction in ("admin", "bounce"):
+        if route.kind in ("admin", "bounce"):
             return
         if not tx.mail_from:
             raise Refused(replies.S550_NULL_SENDER)
         if tx.mail_from in route.sender_addresses:
             return
-        if route.direction == "buyer-to-seller" and await self._store.seller_owning(tx.mail_from):
+        if route.kind == "buyer-to-seller" and await self._store.seller_owning(tx.mail_from):
             raise Refused(replies.S550_SELLER_TO_SELLER)
         raise Refused(_not_authorised(route, tx.mail_from))
 
@@ -38,7 +39,7 @@ class HeaderSender:
 
     async def __call__(self, tx: Transaction) -> None:
         route = _route(tx)
-        if route.direction == "admin":
+        if route.kind == "admin":
             return
         value = header_text(tx.parsed, "From")
         addresses = header_addresses([value]) if value else []
@@ -51,7 +52,7 @@ class HeaderSender:
 
 
 def _not_authorised(route: Route, address: str) -> replies.Reply:
-    if route.direction == "seller-to-buyer":
+    if route.kind == "seller-to-buyer":
         text = (f"{address} is not an authorised sending address of this seller account: "
                 "write from an address the marketplace has on file for you")
     else:

@@ -16,50 +16,28 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from relay.addresses import normalise_address
-from relay.store import directory, messages, notices, queue, secrets
-from relay.store import tables as t
-from relay.store.batch import GroupCommit
-from relay.store.engine import Database, open_database
-from relay.store.records import (
+from relay.errors import Conflict, StoreUnavailable
+from relay.model import (
     Accepted,
     Aliases,
     AliasInfo,
     BounceContext,
     BuyerRecord,
-    Conflict,
     Delivery,
     Direction,
-    NotFound,
     OrderRecord,
     QueuedNotice,
     QueueItem,
     Route,
     SellerRecord,
-    StoreError,
-    StoreUnavailable,
     ThreadLink,
 )
+from relay.store import directory, messages, notices, queue, secrets
+from relay.store import tables as t
+from relay.store.batch import GroupCommit
+from relay.store.engine import Database, open_database
 
-__all__ = [
-    "Accepted",
-    "AliasInfo",
-    "Aliases",
-    "BounceContext",
-    "BuyerRecord",
-    "Conflict",
-    "Delivery",
-    "Direction",
-    "NotFound",
-    "OrderRecord",
-    "QueueItem",
-    "QueuedNotice",
-    "Route",
-    "SellerRecord",
-    "Store",
-    "StoreError",
-    "StoreUnavailable",
-    "ThreadLink",
-]
+__all__ = ["Store"]
 
 
 P = ParamSpec("P")

@@ -10,17 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from relay.addresses import new_alias
+from relay.errors import Conflict, NotFound
+from relay.model import Aliases, AliasInfo, BuyerRecord, OrderRecord, Route, SellerRecord
 from relay.store import tables as t
-from relay.store.records import (
-    Aliases,
-    AliasInfo,
-    BuyerRecord,
-    Conflict,
-    NotFound,
-    OrderRecord,
-    Route,
-    SellerRecord,
-)
 
 
 def _seller_row(session: Session, seller_id: str) -> t.Seller:
@@ -254,7 +246,7 @@ def route(connection: Connection, alias: str) -> Route | None:
     if buyer_alias == alias:  # the seller writes to the buyer
         return Route(
             alias=alias,
-            direction="seller-to-buyer",
+            kind="seller-to-buyer",
             relationship_id=rel_id,
             buyer_id=buyer_id,
             seller_id=seller_id,
@@ -265,7 +257,7 @@ def route(connection: Connection, alias: str) -> Route | None:
         )
     return Route(
         alias=alias,
-        direction="buyer-to-seller",
+        kind="buyer-to-seller",
         relationship_id=rel_id,
         buyer_id=buyer_id,
         seller_id=seller_id,

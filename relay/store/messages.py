@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, insert, or_, select
 from sqlalchemy.orm import Session
 
+from relay.model import Accepted, Direction, ThreadLink
 from relay.store import tables as t
-from relay.store.records import Accepted, Direction, ThreadLink
 from relay.store.tables import utcnow
 
 _MESSAGE, _FORM, _QUEUED = insert(t.MESSAGES), insert(t.ARCHIVE), insert(t.QUEUE)
@@ -23,7 +23,7 @@ def accept(connection: Connection, batch: list[Accepted]) -> None:
         {
             "id": a.message_id,
             "relationship_id": a.route.relationship_id,
-            "direction": a.route.direction,
+            "direction": a.route.kind,
             "subject": a.subject,
             "original_message_id": a.original_message_id,
             "relay_message_id": a.relay_message_id,

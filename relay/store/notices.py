@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from relay.model import BounceContext, MessageKind, QueuedNotice
 from relay.store import tables as t
-from relay.store.records import BounceContext, Direction, QueuedNotice
 
 
 def bounce_context(
@@ -26,10 +26,10 @@ def bounce_context(
         rel = session.get(t.Relationship, message.relationship_id)
         if rel is not None:
             alias = rel.buyer_alias if message.direction == "seller-to-buyer" else rel.seller_alias
-    direction: Direction = message.direction  # type: ignore[assignment]
+    kind: MessageKind = message.direction  # type: ignore[assignment]
     return BounceContext(
         message_id=message.id,
-        direction=direction,
+        kind=kind,
         envelope_sender=message.envelope_sender,
         alias=alias,
         hidden=(message.recipient,),

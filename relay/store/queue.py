@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from relay.errors import Conflict, NotFound
+from relay.model import Delivery, QueueItem
 from relay.store import tables as t
-from relay.store.records import Conflict, Delivery, NotFound, QueueItem
 
 _Q = t.QUEUE
 _FREE = _Q.c.lease_until.is_(None) | (_Q.c.lease_until < bindparam("now"))

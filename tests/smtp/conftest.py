@@ -12,7 +12,7 @@ import aiosmtplib
 import pytest
 
 from relay.app import Relay
-from relay.store import Aliases
+from relay.model import Aliases
 from tests.conftest import SettingsFactory
 from tests.smtp.upstream import PASSWORD, USERNAME, Certificates, Upstream, make_certificates
 

@@ -12,7 +12,7 @@ from email.parser import BytesParser
 from urllib.parse import unquote
 
 from relay.content.rewrite import rewrite
-from relay.store import Route
+from relay.model import Route
 
 SELLER = "seller@shop.example"
 SELLER_OTHER = "orders@shop.example"
@@ -24,7 +24,7 @@ NEW_ID = "<n3w8k2m4@relay.example>"
 
 def seller_to_buyer(name: str = "Acme Shop") -> Route:
     return Route(
-        alias=BUYER_ALIAS, direction="seller-to-buyer", relationship_id=1, buyer_id="b1",
+        alias=BUYER_ALIAS, kind="seller-to-buyer", relationship_id=1, buyer_id="b1",
         seller_id="s1", recipient=BUYER, sender_addresses=(SELLER, SELLER_OTHER),
         sender_name=name, sender_alias=SELLER_ALIAS,
     )
@@ -32,7 +32,7 @@ def seller_to_buyer(name: str = "Acme Shop") -> Route:
 
 def buyer_to_seller() -> Route:
     return Route(
-        alias=SELLER_ALIAS, direction="buyer-to-seller", relationship_id=1, buyer_id="b1",
+        alias=SELLER_ALIAS, kind="buyer-to-seller", relationship_id=1, buyer_id="b1",
         seller_id="s1", recipient=SELLER, sender_addresses=(BUYER,),
         sender_name="Bob Buyer", sender_alias=BUYER_ALIAS,
     )

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from relay.config import QueueSettings
 from relay.delivery.bounces import Bouncer
 from relay.delivery.worker import BATCH, Workers
-from relay.store import Delivery, Store, StoreUnavailable
+from relay.errors import StoreUnavailable
+from relay.model import Delivery
+from relay.store import Store
 from relay.store.queue import BODY_BUDGET
 from tests.unit.store.test_queue import accept
 

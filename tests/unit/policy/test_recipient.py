@@ -58,13 +58,13 @@ class TestRecipient:
         t = tx("postmaster@relay.example")
         await step(t)
         assert t.route is not None
-        assert (t.route.direction, t.route.recipient) == ("admin", "ops@marketplace.example")
+        assert (t.route.kind, t.route.recipient) == ("admin", "ops@marketplace.example")
 
     async def test_signed_bounce_address_names_its_message(self, step: Recipient) -> None:
         t = tx(bounce_address("0123456789abcdef0123456789abcdef", "relay.example", KEY))
         await step(t)
         assert t.route is not None
-        assert t.route.direction == "bounce"
+        assert t.route.kind == "bounce"
         assert t.about == "0123456789abcdef0123456789abcdef"
 
     async def test_forged_bounce_address_is_unknown(self, step: Recipient) -> None:

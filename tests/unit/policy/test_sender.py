@@ -6,9 +6,10 @@ import pytest
 
 from relay import replies
 from relay.message import Transaction
+from relay.model import Route
 from relay.policy.sender import EnvelopeSender, HeaderSender
 from relay.replies import Refused
-from relay.store import Route, Store
+from relay.store import Store
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import event
 
-from relay.store import Accepted, Conflict, Store
+from relay.errors import Conflict
+from relay.model import Accepted
+from relay.store import Store
 from tests.unit.store.test_queue import accept
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from relay.store import NotFound, Store
+from relay.errors import NotFound
+from relay.store import Store
 
 ALIAS_LENGTH = 35
 
@@ -77,7 +78,7 @@ class TestAliases:
         aliases = await store.aliases("b1", "s1")
         route = await store.route(aliases.buyer_alias)
         assert route is not None
-        assert route.direction == "seller-to-buyer"
+        assert route.kind == "seller-to-buyer"
         assert route.recipient == "bob@buyer.example"
         assert route.sender_addresses == ("owner@acme.example",)
         assert route.sender_name == "Acme Shop"
@@ -88,7 +89,7 @@ class TestAliases:
         aliases = await store.aliases("b1", "s1")
         route = await store.route(aliases.seller_alias)
         assert route is not None
-        assert route.direction == "buyer-to-seller"
+        assert route.kind == "buyer-to-seller"
         assert route.recipient == "owner@acme.example"
         assert route.sender_addresses == ("bob@buyer.example",)
         assert route.sender_name == "Bob B."

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from relay.store import Accepted, Store
+from relay.model import Accepted
+from relay.store import Store
 from relay.store.queue import BODY_BUDGET
 
 LEASE = timedelta(minutes=10)

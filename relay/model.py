@@ -1,4 +1,8 @@
-"""Plain frozen records that leave the store; ORM rows never do."""
+"""The vocabulary every layer shares: route kinds, directions, statuses and frozen records.
+
+No SQLAlchemy here: the store depends on this module, never the reverse. ORM
+rows never leave the store; these records do.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-Direction = Literal["seller-to-buyer", "buyer-to-seller", "admin", "notice", "bounce"]
+# What an alias (or a role address) stands for: which pipeline its mail takes.
+RouteKind = Literal["seller-to-buyer", "buyer-to-seller", "admin", "bounce"]
+# Which way a message between the two parties went.
+Direction = Literal["seller-to-buyer", "buyer-to-seller"]
+# What an archived message is: mail on a route, or a notice the relay wrote itself.
+MessageKind = Literal["seller-to-buyer", "buyer-to-seller", "admin", "bounce", "notice"]
+# Where a message stands; SPEC §6 prints these.
+MessageStatus = Literal["queued", "delivered", "bounced", "refused", "consumed"]
+MESSAGE_STATUSES: tuple[MessageStatus, ...] = (
+    "queued", "delivered", "bounced", "refused", "consumed",
+)
 AliasKind = Literal["buyer", "seller"]
-
-
-class StoreError(Exception):
-    """Base of the errors the store raises, worded for the admin."""
-
-
-class NotFound(StoreError):
-    pass
-
-
-class Conflict(StoreError):
-    pass
-
-
-class StoreUnavailable(StoreError):
-    """The database cannot be reached, or has no schema yet."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ class Route:
     """
 
     alias: str
-    direction: Direction
+    kind: RouteKind
     relationship_id: int | None
     buyer_id: str | None
     seller_id: str | None
@@ -83,6 +81,15 @@ class Route:
     sender_addresses: tuple[str, ...]
     sender_name: str
     sender_alias: str
+
+
+    @property
+    def direction(self) -> Direction | None:
+        """Which way mail on this route goes between the parties; None for role routes."""
+        kind = self.kind
+        if kind == "seller-to-buyer" or kind == "buyer-to-seller":
+            return kind
+        return None
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,7 @@ class BounceContext:
     """What a delivery status notice about one message may say, and to whom."""
 
     message_id: str
-    direction: Direction
+    kind: MessageKind
     envelope_sender: str  # "" for the null sender: such mail gets no notice
     alias: str  # the address the sender wrote to
     hidden: tuple[str, ...]  # real addresses the notice must not show
