@@ -4,35 +4,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import re
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from relay.cli.command import Commands, Output, command, group, open_store
-from relay.config import Settings, effective
+from relay.config import Settings
+from relay.config.render import as_json, as_text, toml_text
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _key(name: str) -> str:
-    return name if _BARE_KEY.fullmatch(name) else json.dumps(name)
-
-
-def toml_text(config: Mapping[str, Mapping[str, Any]]) -> str:
-    """TOML-ish tables; JSON scalars and arrays are valid TOML values. Unset keys are left out."""
-    blocks = []
-    for section, table in config.items():
-        lines = [f"[{_key(section)}]"]
-        lines += [f"{_key(k)} = {json.dumps(v)}" for k, v in table.items() if v is not None]
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+__all__ = ["register", "toml_text"]
 
 
 async def check_config(settings: Settings, args: argparse.Namespace) -> Output:
     """Loading the file has validated it; show what it means, secrets masked."""
-    config = effective(settings)
-    return Output(config, text=toml_text(config))
+    return Output(as_json(settings), text=as_text(settings))
 
 
 async def db_upgrade(settings: Settings, args: argparse.Namespace) -> Output:

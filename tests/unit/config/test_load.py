@@ -1,4 +1,4 @@
-"""Configuration: typed values, errors that name their key, secrets kept out of sight."""
+"""Loading the configuration: typed values, errors that name their key, secrets out of sight."""
 
 from __future__ import annotations
 
@@ -7,6 +7,67 @@ from pathlib import Path
 import pytest
 
 from relay.config import ConfigError, effective, load, parse, parse_duration, parse_size
+
+SPEC_FILE = """
+[server]
+listen = "127.0.0.1:2525"
+hostname = "mx.relay.example"
+max_message_size = "15MB"
+require_tls = false
+max_connections = 200
+max_connections_per_client = 20
+timeout = "5m"
+max_hops = 50
+[aliases]
+domain = "relay.example"
+length = 35
+[store]
+url = "sqlite+aiosqlite:///var/relay.db"
+[archive]
+retention_days = 730
+[upstream]
+kind = "outbox"
+outbox_dir = "var/outbox"
+[queue]
+max_age = "5d"
+backoff = ["1m", "5m", "15m", "1h", "4h"]
+workers = 4
+[policy]
+quota_base = 600
+quota_per_order = 5
+critical_reasons = ["product-customization", "delivery-scheduling"]
+[content]
+links = "reject"
+links_apply_to = ["seller"]
+link_domains = ["marketplace.example"]
+contact_details = "reject"
+attachment_types = ["pdf", "png"]
+max_attachment_bytes = 10485760
+[auth]
+require = "none"
+[dns]
+nameservers = ["127.0.0.1:5353"]
+[dkim]
+domain = "relay.example"
+selector = "relay"
+private_key_file = "config/dkim.pem"
+[admin]
+address = "ops@marketplace.example"
+[templates]
+dir = "config/templates"
+default_language = "en"
+[contact_reasons]
+"delivery-scheduling" = ["unshipped", "shipped"]
+[logging]
+format = "json"
+level = "info"
+[metrics]
+listen = "127.0.0.1:9125"
+stuck_after = "1h"
+[api]
+listen = "127.0.0.1:8025"
+rate_limit = "20/s"
+"""
 
 
 class TestValues:
@@ -31,6 +92,20 @@ class TestValues:
         assert settings.content.max_attachment_bytes == 10 * 1024 * 1024
         assert settings.policy.critical_reasons == ("product-customization", "delivery-scheduling")
 
+    def test_a_file_written_to_the_contract_loads(self, tmp_path: Path) -> None:
+        """Every section and key SPEC §3 names is known, built or not."""
+        path = tmp_path / "relay.toml"
+        path.write_text(SPEC_FILE)
+        settings = load(path, environ={})
+        assert settings.server.max_connections_per_client == 20
+        assert float(settings.metrics.stuck_after) == 3600
+        assert settings.api.listen == "127.0.0.1:8025"
+        assert settings.api.rate_limit == "20/s"
+        assert settings.contact_reasons["delivery-scheduling"] == ("unshipped", "shipped")
+
+    def test_the_api_can_be_turned_off(self) -> None:
+        assert parse({"api": {"listen": ""}}, environ={}).api.listen == ""
+
     def test_embedded_default_file_loads(self) -> None:
         settings = load(Path("config/relay.toml"), environ={})
         assert settings.upstream.kind == "outbox"
@@ -53,6 +128,10 @@ class TestErrors:
             ({"store": {"url": "mysql://x"}}, "store.url:"),
             ({"server": {"require_tls": True}}, "server.require_tls: needs"),
             ({"upstream": {"kind": "smtp", "username": "u"}}, "upstream.password_file:"),
+            ({"server": {"max_connections_per_client": 0}}, "server.max_connections_per_client:"),
+            ({"api": {"rate_limit": "fast"}}, "api.rate_limit: expected requests per"),
+            ({"api": {"listen": "127.0.0.1:x"}}, "api.listen:"),
+            ({"metrics": {"stuck_after": "late"}}, "metrics.stuck_after: expected a duration"),
         ],
     )
     def test_error_names_the_key(self, document: dict[str, object], message: str) -> None:
