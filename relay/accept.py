@@ -8,13 +8,13 @@ from relay.addresses import normalise_address, relay_message_id
 from relay.delivery.verp import bounce_address
 from relay.message import Transaction, header_text, message_ids
 from relay.model import Accepted
-from relay.store import Store
+from relay.ports import Acceptance
 
 
 class Acceptor:
     """Archive both forms and queue the delivery in one durable commit, then wake a worker."""
 
-    def __init__(self, store: Store, domain: str, verp_key: bytes,
+    def __init__(self, store: Acceptance, domain: str, verp_key: bytes,
                  wake: Callable[[], None]) -> None:
         self._store = store
         self._domain = domain

@@ -45,13 +45,13 @@ def build_pipeline(
         HopLimit(settings.server.max_hops),
         HeaderSender(),
         Automatic(),
-        Threading(store),
+        Threading(store.messages),
         Rewrite(domain, settings.server.hostname),
     )
     return Pipeline(
         rcpt=(
-            Recipient(store, domain, settings.admin.address, verp_key),
-            EnvelopeSender(store),
+            Recipient(store.directory, domain, settings.admin.address, verp_key),
+            EnvelopeSender(store.directory),
         ),
         data={
             "seller-to-buyer": between_parties,
@@ -67,8 +67,9 @@ class Relay:
         self.settings = settings
         self.store = Store(settings.store.url, settings.aliases.length, settings.aliases.domain)
         self.transport = transport or create_transport(settings.upstream)
-        self.bouncer = Bouncer(self.store, settings.server.hostname, settings.aliases.domain)
-        self.workers = Workers(self.store, self.transport, settings.queue, self.bouncer)
+        self.bouncer = Bouncer(self.store.notices, settings.server.hostname,
+                               settings.aliases.domain)
+        self.workers = Workers(self.store.queue, self.transport, settings.queue, self.bouncer)
         self.front: Front | None = None
         self.connections = Connections(settings.server.max_connections)
         self._server: asyncio.Server | None = None
@@ -83,8 +84,8 @@ class Relay:
 
     async def start(self) -> None:
         s, domain = self.settings.server, self.settings.aliases.domain
-        verp_key = await self.store.key("verp")
-        accept = Acceptor(self.store, domain, verp_key, self.workers.wake)
+        verp_key = await self.store.secrets.key("verp")
+        accept = Acceptor(self.store.messages, domain, verp_key, self.workers.wake)
         self.front = Front(build_pipeline(self.settings, self.store, self.bouncer, verp_key),
                            accept)
         factory = protocol_factory(

@@ -118,7 +118,7 @@ class Delivery:
     envelope_from: str
     recipient: str
     attempts: int
-    data: bytes | None  # None: large, read with Store.body when its turn comes
+    data: bytes | None  # None: large, read with DeliveryQueue.body in its turn
     created_at: datetime
 
 

@@ -23,47 +23,50 @@ from relay.config import Settings
 
 async def seller_add(settings: Settings, args: argparse.Namespace) -> Output:
     async with open_store(settings) as store:
-        return record(await store.put_seller(args.id, args.name, args.email, args.orders_per_day))
+        return record(await store.directory.put_seller(
+            args.id, args.name, args.email, args.orders_per_day))
 
 
 async def seller_authorize(settings: Settings, args: argparse.Namespace) -> Output:
     async with open_store(settings) as store:
-        return record(await store.authorise(args.id, args.address))
+        return record(await store.directory.authorise(args.id, args.address))
 
 
 async def seller_revoke(settings: Settings, args: argparse.Namespace) -> Output:
     async with open_store(settings) as store:
-        return record(await store.revoke(args.id, args.address))
+        return record(await store.directory.revoke(args.id, args.address))
 
 
 async def buyer_add(settings: Settings, args: argparse.Namespace) -> Output:
     async with open_store(settings) as store:
-        return record(await store.put_buyer(args.id, args.email, args.name, args.language))
+        return record(await store.directory.put_buyer(
+            args.id, args.email, args.name, args.language))
 
 
 async def buyer_opt_out(settings: Settings, args: argparse.Namespace) -> Output:
     async with open_store(settings) as store:
-        return record(await store.set_opt_out(args.id, True))
+        return record(await store.directory.set_opt_out(args.id, True))
 
 
 async def buyer_opt_in(settings: Settings, args: argparse.Namespace) -> Output:
     async with open_store(settings) as store:
-        return record(await store.set_opt_out(args.id, False))
+        return record(await store.directory.set_opt_out(args.id, False))
 
 
 async def order_add(settings: Settings, args: argparse.Namespace) -> Output:
     async with open_store(settings) as store:
-        return record(await store.put_order(args.id, args.buyer, args.seller, args.status))
+        return record(await store.directory.put_order(
+            args.id, args.buyer, args.seller, args.status))
 
 
 async def alias_show(settings: Settings, args: argparse.Namespace) -> Output:
     async with open_store(settings) as store:
-        return record(await store.aliases(args.buyer, args.seller))
+        return record(await store.directory.aliases(args.buyer, args.seller))
 
 
 async def alias_lookup(settings: Settings, args: argparse.Namespace) -> Output:
     async with open_store(settings) as store:
-        return record(await store.lookup(args.address))
+        return record(await store.directory.lookup(args.address))
 
 
 def _seller(commands: Commands) -> None:

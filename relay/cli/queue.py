@@ -12,13 +12,13 @@ from relay.delivery.bounces import Bouncer
 
 async def queue_list(settings: Settings, args: argparse.Namespace) -> Output:
     async with open_store(settings) as store:
-        items = [dataclasses.asdict(item) for item in await store.queue_items()]
+        items = [dataclasses.asdict(item) for item in await store.queue.items()]
     return Output(items, text=None if items else "the queue is empty")
 
 
 async def queue_retry(settings: Settings, args: argparse.Namespace) -> Output:
     async with open_store(settings) as store:
-        await store.retry_now(args.message)
+        await store.queue.retry_now(args.message)
     return Output({"message": args.message, "status": "queued"},
                   text=f"{args.message} will be tried again at once")
 
@@ -26,11 +26,11 @@ async def queue_retry(settings: Settings, args: argparse.Namespace) -> Output:
 async def queue_drop(settings: Settings, args: argparse.Namespace) -> Output:
     """Dropping is a permanent failure: the sender gets a notice, as for a 5xx."""
     async with open_store(settings) as store:
-        bouncer = Bouncer(store, settings.server.hostname, settings.aliases.domain)
+        bouncer = Bouncer(store.notices, settings.server.hostname, settings.aliases.domain)
         notice = await bouncer.notice_for(
             args.message, "5.3.0", "x-relay; the message was removed from the queue by an operator"
         )
-        await store.drop(args.message, notice)
+        await store.queue.drop(args.message, notice)
     return Output({"message": args.message, "status": "bounced",
                    "notice": notice.message_id if notice else None},
                   text=f"{args.message} dropped" + (", its sender is told" if notice else ""))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from relay.message import Transaction, header_text, message_ids
-from relay.store import Store
+from relay.ports import ThreadLookup
 
 
 class Threading:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: ThreadLookup) -> None:
         self._store = store
 
     async def __call__(self, tx: Transaction) -> None:

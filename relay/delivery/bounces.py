@@ -6,13 +6,13 @@ from relay.addresses import relay_message_id
 from relay.delivery.dsn import Notice, build_notice
 from relay.message import new_id
 from relay.model import QueuedNotice
-from relay.store import Store
+from relay.ports import BounceFacts
 
 
 class Bouncer:
     """Writes RFC 3464 notices that name the alias the sender wrote to, never the recipient."""
 
-    def __init__(self, store: Store, hostname: str, domain: str) -> None:
+    def __init__(self, store: BounceFacts, hostname: str, domain: str) -> None:
         self._store = store
         self._hostname = hostname
         self._domain = domain

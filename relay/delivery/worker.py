@@ -13,7 +13,7 @@ from relay.delivery.bounces import Bouncer, enhanced_status
 from relay.delivery.transport import PermanentFailure, TemporaryFailure, Transport
 from relay.errors import StoreError
 from relay.model import Delivery
-from relay.store import Store
+from relay.ports import DeliveryQueue
 
 log = structlog.get_logger("relay.delivery")
 
@@ -31,7 +31,7 @@ class Workers:
     it has not started return to the queue at once.
     """
 
-    def __init__(self, store: Store, transport: Transport, settings: QueueSettings,
+    def __init__(self, store: DeliveryQueue, transport: Transport, settings: QueueSettings,
                  bouncer: Bouncer) -> None:
         self._store = store
         self._transport = transport

@@ -7,8 +7,8 @@ from relay.addresses import is_relaying_trick, split
 from relay.delivery.verp import is_bounce_form, parse_bounce_address
 from relay.message import Transaction
 from relay.model import Route, RouteKind
+from relay.ports import RouteLookup
 from relay.replies import Deferred, Refused
-from relay.store import Store
 
 # RFC 5321 §4.5.1 and RFC 2142: these must reach a person, whoever writes.
 ROLE_ACCOUNTS = frozenset({"postmaster", "abuse"})
@@ -17,7 +17,8 @@ ROLE_ACCOUNTS = frozenset({"postmaster", "abuse"})
 class Recipient:
     """Resolve the RCPT address to a Route, or refuse it in words the sender understands."""
 
-    def __init__(self, store: Store, domain: str, admin_address: str, verp_key: bytes) -> None:
+    def __init__(self, store: RouteLookup, domain: str, admin_address: str,
+                 verp_key: bytes) -> None:
         self._store = store
         self._domain = domain
         self._admin = admin_address

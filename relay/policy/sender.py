@@ -6,8 +6,8 @@ from relay import replies
 from relay.addresses import header_addresses
 from relay.message import Transaction, header_text
 from relay.model import Route
+from relay.ports import RouteLookup
 from relay.replies import Refused
-from relay.store import Store
 
 
 def _route(tx: Transaction) -> Route:
@@ -18,7 +18,7 @@ def _route(tx: Transaction) -> Route:
 class EnvelopeSender:
     """MAIL FROM must be an authorised address of the side the alias expects."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: RouteLookup) -> None:
         self._store = store
 
     async def __call__(self, tx: Transaction) -> None:

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
@@ -29,9 +29,6 @@ T = TypeVar("T")
 
 class Database(Protocol):
     url: URL
-
-    @property
-    def sync_engine(self) -> Engine: ...
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one transaction, committed when it returns."""
@@ -73,10 +70,6 @@ class SqliteDatabase:
         event.listen(self._engine, "connect", _pragmas)
         self._held: Connection | None = None  # checked out for good; only the thread touches it
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-sqlite")
-
-    @property
-    def sync_engine(self) -> Engine:
-        return self._engine
 
     async def run(self, work: Callable[[Session], T]) -> T:
         return await self._on_thread(self._unit, work)
@@ -150,10 +143,6 @@ class AsyncDatabase:
         self.url = url
         self._engine = create_async_engine(url, pool_pre_ping=True)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
-
-    @property
-    def sync_engine(self) -> Engine:
-        return self._engine.sync_engine
 
     async def run(self, work: Callable[[Session], T]) -> T:
         async with self._sessions.begin() as session:

@@ -74,12 +74,12 @@ async def make_world(
             base[name] = {**base.get(name, {}), **values}
         relay = Relay(make_settings(**base))
         store = relay.store
-        await store.put_seller("s1", "Acme Shop", SELLER)
-        await store.authorise("s1", SELLER_STAFF)
-        await store.put_seller("s2", "Rival Store", OTHER_SELLER)
-        await store.put_buyer("b1", BUYER, "Bob Buyer")
-        await store.put_order("o1", "b1", "s1")
-        aliases = await store.aliases("b1", "s1")
+        await store.directory.put_seller("s1", "Acme Shop", SELLER)
+        await store.directory.authorise("s1", SELLER_STAFF)
+        await store.directory.put_seller("s2", "Rival Store", OTHER_SELLER)
+        await store.directory.put_buyer("b1", BUYER, "Bob Buyer")
+        await store.directory.put_order("o1", "b1", "s1")
+        aliases = await store.directory.aliases("b1", "s1")
         await relay.start()
         started.append(relay)
         return World(relay, upstream, aliases)

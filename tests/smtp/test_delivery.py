@@ -15,7 +15,7 @@ from tests.smtp.conftest import BUYER, SELLER, Client, World, WorldFactory, comp
 async def drained(world: World, seconds: float = 10) -> None:
     """Wait until the queue is empty: the upstream may see a message before it is recorded."""
     async with asyncio.timeout(seconds):
-        while await world.relay.store.queue_items():  # noqa: ASYNC110 - polling the store
+        while await world.relay.store.queue.items():  # noqa: ASYNC110 - polling the store
             await asyncio.sleep(0.05)
 
 
@@ -33,7 +33,7 @@ class TestRetries:
         await world.upstream.stop()
         message_id = await send_one(world)
         await asyncio.sleep(1.5)  # at least one failed try
-        (item,) = await world.relay.store.queue_items()
+        (item,) = await world.relay.store.queue.items()
         assert item.message_id == message_id
         assert item.attempts >= 1
         assert item.last_error is not None
@@ -50,7 +50,7 @@ class TestRetries:
         await send_one(world)
         await asyncio.sleep(1.5)
         assert world.upstream.handler.messages == []
-        (item,) = await world.relay.store.queue_items()
+        (item,) = await world.relay.store.queue.items()
         assert item.last_error is not None
         assert "451" in item.last_error
         setattr(world.upstream.handler, f"{stage}_reply", None)
@@ -96,7 +96,7 @@ class TestNotices:
         await send_one(world)
         await asyncio.sleep(2)
         assert world.upstream.handler.messages == []
-        assert await world.relay.store.queue_items() == []
+        assert await world.relay.store.queue.items() == []
 
 
 class TestConcurrency:
@@ -136,8 +136,8 @@ class TestAutomaticMail:
         assert answer.code == 250
         assert "not passed on" in answer.text
         message_id = answer.text.rsplit(" ", 1)[-1]
-        assert (await world.relay.store.archived(message_id))["received"] == message
-        assert await world.relay.store.queue_items() == []
+        assert (await world.relay.store.messages.archived(message_id))["received"] == message
+        assert await world.relay.store.queue.items() == []
         await asyncio.sleep(0.5)
         assert world.upstream.handler.messages == []
 

@@ -29,13 +29,13 @@ async def test_delivered_mail_never_shows_the_senders_address(
 ) -> None:
     """Over SMTP, whatever the placement, the delivered copy names only aliases."""
     store = world.relay.store
-    await store.put_seller("shop", "Shop", SELLER)
-    await store.authorise("shop", SELLER_OTHER)
-    await store.put_buyer("buyer", BUYER, "Buyer")
-    aliases = await store.aliases("buyer", "shop")
+    await store.directory.put_seller("shop", "Shop", SELLER)
+    await store.directory.authorise("shop", SELLER_OTHER)
+    await store.directory.put_buyer("buyer", BUYER, "Buyer")
+    aliases = await store.directory.aliases("buyer", "shop")
     sender = SELLER if seller_writes else BUYER
     alias = aliases.buyer_alias if seller_writes else aliases.seller_alias
-    route = await store.route(alias)
+    route = await store.directory.route(alias)
     assert route is not None
     before = len(world.upstream.handler.messages)
     envelope_sender = sender.upper() if sender_case else sender

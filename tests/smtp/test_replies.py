@@ -121,7 +121,7 @@ class TestSenders:
 
     async def test_revoked_address_is_refused_at_once(self, world: World) -> None:
         """A change in the store reaches the running relay without a restart."""
-        await world.relay.store.revoke("s1", SELLER_STAFF)
+        await world.relay.store.directory.revoke("s1", SELLER_STAFF)
         async with Client(world.port) as c:
             await c.mail(SELLER_STAFF)
             starts(await c.rcpt(world.aliases.buyer_alias), replies.S550_NOT_AUTHORISED)

@@ -94,7 +94,7 @@ class TestArchive:
             answer = await c.send(SELLER, world.aliases.buyer_alias, original)
         assert answer.code == 250
         message_id = answer.text.rsplit(" ", 1)[-1]
-        forms = await world.relay.store.archived(message_id)
+        forms = await world.relay.store.messages.archived(message_id)
         assert forms["received"] == original
         assert world.aliases.seller_alias.encode() in forms["delivered"]
-        assert [item.message_id for item in await world.relay.store.queue_items()] == [message_id]
+        assert [item.message_id for item in await world.relay.store.queue.items()] == [message_id]

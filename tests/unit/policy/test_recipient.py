@@ -21,14 +21,14 @@ def tx(candidate: str) -> Transaction:
 
 @pytest.fixture
 async def step(store: Store) -> Recipient:
-    await store.put_seller("s1", "Acme", "owner@acme.example")
-    await store.put_buyer("b1", "bob@buyer.example")
-    return Recipient(store, "relay.example", "ops@marketplace.example", KEY)
+    await store.directory.put_seller("s1", "Acme", "owner@acme.example")
+    await store.directory.put_buyer("b1", "bob@buyer.example")
+    return Recipient(store.directory, "relay.example", "ops@marketplace.example", KEY)
 
 
 class TestRecipient:
     async def test_alias_resolves_to_route(self, step: Recipient, store: Store) -> None:
-        aliases = await store.aliases("b1", "s1")
+        aliases = await store.directory.aliases("b1", "s1")
         t = tx(aliases.buyer_alias)
         await step(t)
         assert t.route is not None
@@ -46,7 +46,7 @@ class TestRecipient:
         assert refused.value.reply == replies.S550_UNKNOWN_ALIAS
 
     async def test_second_alias_deferred(self, step: Recipient, store: Store) -> None:
-        aliases = await store.aliases("b1", "s1")
+        aliases = await store.directory.aliases("b1", "s1")
         t = tx(aliases.buyer_alias)
         await step(t)
         t.candidate = aliases.seller_alias

@@ -14,13 +14,13 @@ from relay.store import Store
 
 @pytest.fixture
 async def routes(store: Store) -> tuple[Route, Route]:
-    await store.put_seller("s1", "Acme", "owner@acme.example")
-    await store.authorise("s1", "staff@acme.example")
-    await store.put_seller("s2", "Rival", "boss@rival.example")
-    await store.put_buyer("b1", "bob@buyer.example")
-    aliases = await store.aliases("b1", "s1")
-    to_buyer, to_seller = await store.route(aliases.buyer_alias), await store.route(
-        aliases.seller_alias)
+    await store.directory.put_seller("s1", "Acme", "owner@acme.example")
+    await store.directory.authorise("s1", "staff@acme.example")
+    await store.directory.put_seller("s2", "Rival", "boss@rival.example")
+    await store.directory.put_buyer("b1", "bob@buyer.example")
+    aliases = await store.directory.aliases("b1", "s1")
+    to_buyer = await store.directory.route(aliases.buyer_alias)
+    to_seller = await store.directory.route(aliases.seller_alias)
     assert to_buyer is not None
     assert to_seller is not None
     return to_buyer, to_seller
@@ -36,21 +36,21 @@ class TestEnvelopeSender:
     @pytest.mark.parametrize("sender", ["owner@acme.example", "staff@acme.example"])
     async def test_authorised_seller(self, store: Store, routes: tuple[Route, Route],
                                      sender: str) -> None:
-        await EnvelopeSender(store)(tx(routes[0], sender))
+        await EnvelopeSender(store.directory)(tx(routes[0], sender))
 
     async def test_other_address_refused(self, store: Store,
                                          routes: tuple[Route, Route]) -> None:
         with pytest.raises(Refused) as refused:
-            await EnvelopeSender(store)(tx(routes[0], "bob@buyer.example"))
+            await EnvelopeSender(store.directory)(tx(routes[0], "bob@buyer.example"))
         assert refused.value.reply.enhanced == "5.7.1"
 
     async def test_seller_to_seller(self, store: Store, routes: tuple[Route, Route]) -> None:
         with pytest.raises(Refused) as refused:
-            await EnvelopeSender(store)(tx(routes[1], "boss@rival.example"))
+            await EnvelopeSender(store.directory)(tx(routes[1], "boss@rival.example"))
         assert refused.value.reply == replies.S550_SELLER_TO_SELLER
 
     async def test_buyer_to_seller_alias(self, store: Store, routes: tuple[Route, Route]) -> None:
-        await EnvelopeSender(store)(tx(routes[1], "bob@buyer.example"))
+        await EnvelopeSender(store.directory)(tx(routes[1], "bob@buyer.example"))
 
 
 class TestHeaderSender:

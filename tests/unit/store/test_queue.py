@@ -15,12 +15,12 @@ LEASE = timedelta(minutes=10)
 
 
 async def accept(store: Store, message_id: str, delivered: bytes = b"delivered form") -> None:
-    await store.put_seller("s1", "Acme", "owner@acme.example")
-    await store.put_buyer("b1", "bob@buyer.example")
-    aliases = await store.aliases("b1", "s1")
-    route = await store.route(aliases.buyer_alias)
+    await store.directory.put_seller("s1", "Acme", "owner@acme.example")
+    await store.directory.put_buyer("b1", "bob@buyer.example")
+    aliases = await store.directory.aliases("b1", "s1")
+    route = await store.directory.route(aliases.buyer_alias)
     assert route is not None
-    await store.accept(Accepted(
+    await store.messages.accept(Accepted(
         message_id=message_id, route=route, envelope_sender="owner@acme.example",
         subject="hi", original_message_id=f"<{message_id}@acme.example>",
         relay_message_id=f"<{message_id}@relay.example>", parent_id=None,
@@ -32,10 +32,10 @@ async def accept(store: Store, message_id: str, delivered: bytes = b"delivered f
 class TestClaim:
     async def test_accepted_message_is_queued_with_its_delivered_form(self, store: Store) -> None:
         await accept(store, "m1")
-        (delivery,) = await store.claim(datetime.now(UTC), LEASE, 10)
+        (delivery,) = await store.queue.claim(datetime.now(UTC), LEASE, 10)
         assert (delivery.message_id, delivery.recipient, delivery.data, delivery.attempts) == (
             "m1", "bob@buyer.example", b"delivered form", 1)
-        assert (await store.archived("m1"))["received"] == b"received form"
+        assert (await store.messages.archived("m1"))["received"] == b"received form"
 
     async def test_a_claim_leaves_large_bodies_in_the_store_until_their_turn(
         self, store: Store
@@ -44,43 +44,43 @@ class TestClaim:
         large = [bytes([65 + n]) * (BODY_BUDGET * 2 // 3) for n in range(3)]
         for n, body in enumerate(large):
             await accept(store, f"m{n}", body)
-        claimed = await store.claim(datetime.now(UTC), LEASE, 10)
+        claimed = await store.queue.claim(datetime.now(UTC), LEASE, 10)
         assert [d.message_id for d in claimed] == ["m0", "m1", "m2"]
         assert [d.data is not None for d in claimed] == [True, False, False]
-        assert [await store.body(d) for d in claimed] == large
+        assert [await store.queue.body(d) for d in claimed] == large
 
     async def test_concurrent_claims_take_an_entry_once(self, store: Store) -> None:
         """Many workers racing for one entry: exactly one gets it."""
         await accept(store, "m1")
         now = datetime.now(UTC)
-        results = await asyncio.gather(*(store.claim(now, LEASE, 1) for _ in range(8)))
+        results = await asyncio.gather(*(store.queue.claim(now, LEASE, 1) for _ in range(8)))
         assert sum(len(r) for r in results) == 1
 
     async def test_leased_entry_is_not_claimed_until_the_lease_ends(self, store: Store) -> None:
         await accept(store, "m1")
         now = datetime.now(UTC)
-        assert len(await store.claim(now, LEASE, 1)) == 1
-        assert await store.claim(now + timedelta(minutes=5), LEASE, 1) == []
-        (again,) = await store.claim(now + timedelta(minutes=11), LEASE, 1)
+        assert len(await store.queue.claim(now, LEASE, 1)) == 1
+        assert await store.queue.claim(now + timedelta(minutes=5), LEASE, 1) == []
+        (again,) = await store.queue.claim(now + timedelta(minutes=11), LEASE, 1)
         assert again.attempts == 2
 
     async def test_retry_at_waits_until_then(self, store: Store) -> None:
         await accept(store, "m1")
         now = datetime.now(UTC)
-        (delivery,) = await store.claim(now, LEASE, 1)
-        await store.retry_at(delivery, now + timedelta(minutes=1), "451 later")
-        assert await store.claim(now + timedelta(seconds=30), LEASE, 1) == []
-        (item,) = await store.queue_items()
+        (delivery,) = await store.queue.claim(now, LEASE, 1)
+        await store.queue.retry_at(delivery, now + timedelta(minutes=1), "451 later")
+        assert await store.queue.claim(now + timedelta(seconds=30), LEASE, 1) == []
+        (item,) = await store.queue.items()
         assert item.last_error == "451 later"
-        assert len(await store.claim(now + timedelta(minutes=2), LEASE, 1)) == 1
+        assert len(await store.queue.claim(now + timedelta(minutes=2), LEASE, 1)) == 1
 
     @pytest.mark.parametrize("outcome", ["delivered", "failed"])
     async def test_settled_entry_leaves_the_queue(self, store: Store, outcome: str) -> None:
         await accept(store, "m1")
-        (delivery,) = await store.claim(datetime.now(UTC), LEASE, 1)
+        (delivery,) = await store.queue.claim(datetime.now(UTC), LEASE, 1)
         if outcome == "delivered":
-            await store.delivered(delivery)
+            await store.queue.delivered(delivery)
         else:
-            await store.failed(delivery, "550 no")
-        assert await store.queue_items() == []
-        assert await store.claim(datetime.now(UTC) + LEASE * 2, LEASE, 1) == []
+            await store.queue.failed(delivery, "550 no")
+        assert await store.queue.items() == []
+        assert await store.queue.claim(datetime.now(UTC) + LEASE * 2, LEASE, 1) == []

@@ -1,0 +1,76 @@
+"""What the steps, the 250 boundary and the workers need from the store, as Protocols.
+
+Nothing here imports SQLAlchemy: policy, content and delivery code depend on
+these narrow seams, and `relay.store` is one implementation of them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from relay.model import (
+    Accepted,
+    BounceContext,
+    Delivery,
+    Direction,
+    QueuedNotice,
+    Route,
+    ThreadLink,
+)
+
+
+class RouteLookup(Protocol):
+    """Where mail to an alias goes, and who owns a sending address (read at every RCPT)."""
+
+    async def route(self, alias: str) -> Route | None: ...
+
+    async def seller_owning(self, address: str) -> str | None: ...
+
+
+class ThreadLookup(Protocol):
+    async def thread_links(
+        self, relationship_id: int, direction: Direction, ids: list[str]
+    ) -> dict[str, ThreadLink]:
+        """The Message-IDs a reply names, as its recipient's client knows them."""
+        ...
+
+
+class Acceptance(Protocol):
+    """The 250 boundary: each call returns only once its rows are durable."""
+
+    async def accept(self, accepted: Accepted) -> None: ...
+
+    async def accept_report(
+        self, message_id: str, about: str, received: bytes, notice: QueuedNotice | None
+    ) -> None: ...
+
+
+class DeliveryQueue(Protocol):
+    """Claim due deliveries under a lease, then settle each one."""
+
+    async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]: ...
+
+    async def body(self, delivery: Delivery) -> bytes: ...
+
+    async def delivered(self, delivery: Delivery) -> None: ...
+
+    async def retry_at(self, delivery: Delivery, when: datetime, error: str) -> None: ...
+
+    async def failed(
+        self, delivery: Delivery, error: str, notice: QueuedNotice | None = None
+    ) -> None: ...
+
+    async def release(self, deliveries: list[Delivery]) -> None: ...
+
+
+class BounceFacts(Protocol):
+    async def bounce_context(self, message_id: str) -> BounceContext | None:
+        """What a notice about `message_id` may say and to whom; None if it is unknown."""
+        ...
+
+
+class Keys(Protocol):
+    async def key(self, name: str) -> bytes:
+        """A secret of the relay's own, the same for every instance (e.g. "verp")."""
+        ...

@@ -1,0 +1,73 @@
+"""The unit-of-work runner every concern shares: one transaction per call, errors mapped once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from relay.errors import Conflict, StoreUnavailable
+from relay.store.engine import Database
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Units:
+    """Runs repository functions, each in a transaction of its own.
+
+    Database trouble leaves as the operations' errors (Conflict, StoreUnavailable).
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def session(
+        self, work: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """One transaction over an ORM Session."""
+        with self._errors():
+            return await self.database.run(lambda session: work(session, *args, **kwargs))
+
+    async def core(
+        self, work: Callable[Concatenate[Connection, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """One transaction on a bare connection: the hot path, where a Session costs extra."""
+        return await self._on_connection(lambda c: work(c, *args, **kwargs), durable=True)
+
+    async def light(
+        self, work: Callable[Concatenate[Connection, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """As `core`, for a write a machine failure may lose harmlessly (a lease)."""
+        return await self._on_connection(lambda c: work(c, *args, **kwargs), durable=False)
+
+    async def batch(self, work: Callable[[Connection], None]) -> None:
+        """A group commit's unit: durable, on a bare connection."""
+        await self.core(work)
+
+    async def _on_connection(self, call: Callable[[Connection], R], *, durable: bool) -> R:
+        with self._errors():
+            return await self.database.run_connection(call, durable=durable)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError as exc:
+            raise Conflict(f"that change conflicts with what is stored: {exc.orig}") from exc
+        except DBAPIError as exc:
+            raise StoreUnavailable(_explain(exc)) from exc
+        except OSError as exc:
+            where = self.database.url.render_as_string(hide_password=True)
+            raise StoreUnavailable(f"cannot reach the store at {where}: {exc}") from exc
+
+
+def _explain(exc: DBAPIError) -> str:
+    text = str(exc.orig)
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return 'the store has no schema yet: run "relay db upgrade"'
+    return f"the store failed: {text.splitlines()[0] if text else type(exc.orig).__name__}"
