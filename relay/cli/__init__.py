@@ -23,7 +23,7 @@ from relay.cli.command import (
     to_text,
 )
 from relay.config import ConfigError, load
-from relay.errors import NotFound, StoreError, StoreUnavailable
+from relay.errors import Conflict, Invalid, NotAllowed, NotFound, RelayError, StoreUnavailable
 from relay.replies import Deferred, Refused
 
 SUCCESS, NEGATIVE, USAGE, REFUSED, NOT_FOUND = 0, 1, 2, 3, 4
@@ -31,12 +31,14 @@ SUCCESS, NEGATIVE, USAGE, REFUSED, NOT_FOUND = 0, 1, 2, 3, 4
 # First match wins, so subclasses come before their bases.
 EXIT_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ConfigError, USAGE),
+    (Invalid, USAGE),
     (NotFound, NOT_FOUND),
-    (StoreUnavailable, NEGATIVE),
+    (Conflict, NEGATIVE),
+    (NotAllowed, REFUSED),
     (Refused, REFUSED),
     (Deferred, REFUSED),
-    (StoreError, NEGATIVE),
-    (ValueError, USAGE),  # a value the store will not take, e.g. an alias as real address
+    (StoreUnavailable, NEGATIVE),
+    (RelayError, NEGATIVE),
 )
 
 

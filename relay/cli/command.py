@@ -1,4 +1,4 @@
-"""What a command is: a typed async handler, the output it returns, and the store it opens.
+"""What a command is: a typed async handler, the output it returns, and the context it opens.
 
 Kept apart from `relay.cli` so that command modules can import it without a cycle.
 """
@@ -9,15 +9,14 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn, TypeAlias
 
 from relay.addresses import normalise_address
 from relay.config import Settings
-from relay.store import Store
+from relay.operations import Context, connect
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,18 @@ class Output:
 
 
 Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, Output | None]]
+# A command that works on the store: it is given an open operations context.
+StoreHandler = Callable[[Context, argparse.Namespace], Coroutine[Any, Any, Output]]
+
+
+def on_store(handler: StoreHandler) -> Handler:
+    """The handler, run inside `operations.connect(settings)`."""
+
+    async def run(settings: Settings, args: argparse.Namespace) -> Output:
+        async with connect(settings) as ctx:
+            return await handler(ctx, args)
+
+    return run
 
 
 class UsageError(Exception):
@@ -112,17 +123,8 @@ def count(value: str) -> int:
     return int(value)
 
 
-@asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[Store]:
-    store = Store(settings.store.url, settings.aliases.length, settings.aliases.domain)
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
 def record(value: Any) -> Output:
-    """A store record (a dataclass) as an object of its fields."""
+    """A record (a dataclass of relay.model) as an object of its fields."""
     return Output(dataclasses.asdict(value))
 
 

@@ -6,9 +6,10 @@ import argparse
 import importlib
 from collections.abc import Awaitable, Callable
 
-from relay.cli.command import Commands, Output, command, group, open_store
+from relay.cli.command import Commands, Output, command, group, on_store
 from relay.config import Settings
 from relay.config.render import as_json, as_text, toml_text
+from relay.operations import Context, schema
 
 __all__ = ["register", "toml_text"]
 
@@ -18,9 +19,8 @@ async def check_config(settings: Settings, args: argparse.Namespace) -> Output:
     return Output(as_json(settings), text=as_text(settings))
 
 
-async def db_upgrade(settings: Settings, args: argparse.Namespace) -> Output:
-    async with open_store(settings) as store:
-        await store.upgrade()
+async def db_upgrade(ctx: Context, args: argparse.Namespace) -> Output:
+    await schema.upgrade(ctx)
     return Output({"upgraded": True}, text="the store's schema is up to date")
 
 
@@ -38,4 +38,4 @@ def register(commands: Commands) -> None:
     command(commands, "check-config", check_config,
             "validate the configuration and print it, secrets masked")
     database = group(commands, "db", "the store's schema")
-    command(database, "upgrade", db_upgrade, "create or migrate the schema")
+    command(database, "upgrade", on_store(db_upgrade), "create or migrate the schema")

@@ -1,47 +1,40 @@
-"""`relay queue list|retry|drop`: the operator's hands on the delivery queue."""
+"""`relay queue list|retry|drop`: parse, call relay.operations.queue, print the outcome."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 
-from relay.cli.command import Commands, Output, command, group, nonempty, open_store
-from relay.config import Settings
-from relay.delivery.bounces import Bouncer
+from relay.cli.command import Commands, Output, command, group, nonempty, on_store
+from relay.operations import Context
+from relay.operations import queue as ops
 
 
-async def queue_list(settings: Settings, args: argparse.Namespace) -> Output:
-    async with open_store(settings) as store:
-        items = [dataclasses.asdict(item) for item in await store.queue.items()]
+async def queue_list(ctx: Context, args: argparse.Namespace) -> Output:
+    items = [dataclasses.asdict(item) for item in await ops.list_queue(ctx)]
     return Output(items, text=None if items else "the queue is empty")
 
 
-async def queue_retry(settings: Settings, args: argparse.Namespace) -> Output:
-    async with open_store(settings) as store:
-        await store.queue.retry_now(args.message)
+async def queue_retry(ctx: Context, args: argparse.Namespace) -> Output:
+    await ops.retry(ctx, args.message)
     return Output({"message": args.message, "status": "queued"},
                   text=f"{args.message} will be tried again at once")
 
 
-async def queue_drop(settings: Settings, args: argparse.Namespace) -> Output:
-    """Dropping is a permanent failure: the sender gets a notice, as for a 5xx."""
-    async with open_store(settings) as store:
-        bouncer = Bouncer(store.notices, settings.server.hostname, settings.aliases.domain)
-        notice = await bouncer.notice_for(
-            args.message, "5.3.0", "x-relay; the message was removed from the queue by an operator"
-        )
-        await store.queue.drop(args.message, notice)
-    return Output({"message": args.message, "status": "bounced",
-                   "notice": notice.message_id if notice else None},
-                  text=f"{args.message} dropped" + (", its sender is told" if notice else ""))
+async def queue_drop(ctx: Context, args: argparse.Namespace) -> Output:
+    dropped = await ops.drop(ctx, args.message)
+    told = ", its sender is told" if dropped.notice else ""
+    return Output({"message": dropped.message, "status": "bounced", "notice": dropped.notice},
+                  text=f"{dropped.message} dropped{told}")
 
 
 def register(commands: Commands) -> None:
     queue = group(commands, "queue", "messages waiting for delivery")
-    command(queue, "list", queue_list, "what is waiting, soonest first")
+    command(queue, "list", on_store(queue_list), "what is waiting, soonest first")
     for name, handler, help in (
         ("retry", queue_retry, "try a message again now"),
         ("drop", queue_drop, "give up on a message and tell its sender"),
     ):
-        command(queue, name, handler, help).add_argument("message", metavar="MSG",
-                                                         type=nonempty)
+        command(queue, name, on_store(handler), help).add_argument(
+            "message", metavar="MSG", type=nonempty, help="the message id, as queue list shows it"
+        )
