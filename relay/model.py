@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 # What an alias (or a role address) stands for: which pipeline its mail takes.
 RouteKind = Literal["seller-to-buyer", "buyer-to-seller", "admin", "bounce"]
@@ -22,6 +22,10 @@ MESSAGE_STATUSES: tuple[MessageStatus, ...] = (
     "queued", "delivered", "bounced", "refused", "consumed",
 )
 AliasKind = Literal["buyer", "seller"]
+# Where an order stands (SPEC §4); contact reasons are allowed per status.
+OrderStatus = Literal["pending", "unshipped", "shipped", "delivered", "cancelled", "returned"]
+ORDER_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
+NEW_ORDER_STATUS: OrderStatus = "unshipped"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from relay.cli.command import (
     on_store,
     record,
 )
+from relay.model import ORDER_STATUSES
 from relay.operations import Context
 from relay.operations import directory as ops
 
@@ -53,6 +54,10 @@ async def order_add(ctx: Context, args: argparse.Namespace) -> Output:
     ))
 
 
+async def order_set_status(ctx: Context, args: argparse.Namespace) -> Output:
+    return record(await ops.set_order_status(ctx, args.id, args.status))
+
+
 async def alias_show(ctx: Context, args: argparse.Namespace) -> Output:
     return record(await ops.show_aliases(ctx, buyer=args.buyer, seller=args.seller))
 
@@ -68,12 +73,15 @@ def _seller(commands: Commands) -> None:
     add.add_argument("--name", required=True, type=nonempty,
                      help="the name buyers see on the seller's mail")
     add.add_argument("--email", metavar="ADDR", required=True, type=address,
-                     help="primary address; always authorised to send")
+                     help="primary address, always authorised to send; a new one replaces "
+                          "the old, which may then no longer send unless authorised again")
     add.add_argument("--orders-per-day", metavar="N", type=count,
                      help="the seller's daily quota of new conversations (default: unlimited)")
     for name, handler, help in (
-        ("authorize", seller_authorize, "let the seller send from another address"),
-        ("revoke", seller_revoke, "take an authorised address away again"),
+        ("authorize", seller_authorize,
+         "let the seller send from another address (an address belongs to one seller)"),
+        ("revoke", seller_revoke,
+         "take an authorised address away again (not the primary one)"),
     ):
         parser = command(sellers, name, on_store(handler), help)
         parser.add_argument("id", metavar="ID", type=nonempty, help="the seller's id")
@@ -99,13 +107,22 @@ def _buyer(commands: Commands) -> None:
 
 def _order(commands: Commands) -> None:
     orders = group(commands, "order", "orders, which tie a buyer to a seller")
-    add = command(orders, "add", on_store(order_add), "create an order, or update one")
+    add = command(orders, "add", on_store(order_add),
+                  "create an order; replaying it is harmless, moving it to another buyer or "
+                  "seller is refused")
     add.add_argument("id", metavar="ORDER_ID", type=nonempty, help="the marketplace's order id")
     add.add_argument("--buyer", metavar="ID", required=True, type=nonempty,
                      help="the buyer who placed the order")
     add.add_argument("--seller", metavar="ID", required=True, type=nonempty,
                      help="the seller who fulfils it")
-    add.add_argument("--status", type=nonempty, help="default for a new order: unshipped")
+    add.add_argument("--status", choices=ORDER_STATUSES,
+                     help="default for a new order: unshipped; a replay without it keeps the "
+                          "order's status")
+    set_status = command(orders, "set-status", on_store(order_set_status),
+                         "move an order to another status")
+    set_status.add_argument("id", metavar="ORDER_ID", type=nonempty, help="the order's id")
+    set_status.add_argument("status", metavar="STATUS", choices=ORDER_STATUSES,
+                            help=", ".join(ORDER_STATUSES))
 
 
 def _alias(commands: Commands) -> None:

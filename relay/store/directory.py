@@ -5,13 +5,23 @@ Functions here take the caller's session and never commit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from relay.addresses import new_alias
-from relay.errors import Conflict, NotFound
-from relay.model import Aliases, AliasInfo, BuyerRecord, OrderRecord, Route, SellerRecord
+from relay.errors import Conflict, NotAllowed, NotFound
+from relay.model import (
+    NEW_ORDER_STATUS,
+    Aliases,
+    AliasInfo,
+    BuyerRecord,
+    OrderRecord,
+    Route,
+    SellerRecord,
+)
 from relay.store import tables as t
 
 
@@ -49,10 +59,14 @@ def seller(session: Session, seller_id: str) -> SellerRecord:
 def put_seller(
     session: Session, seller_id: str, name: str, email: str, orders_per_day: int | None
 ) -> None:
+    """Create or update a seller; a new primary address replaces the old one."""
+    _unowned(session, seller_id, email)
     row = session.get(t.Seller, seller_id)
     if row is None:
         session.add(t.Seller(id=seller_id, name=name, email=email, orders_per_day=orders_per_day))
     else:
+        if row.email != email:
+            _forget(session, seller_id, row.email)
         row.name, row.email = name, email
         if orders_per_day is not None:
             row.orders_per_day = orders_per_day
@@ -60,8 +74,26 @@ def put_seller(
     authorise(session, seller_id, email)
 
 
+def _unowned(session: Session, seller_id: str, address: str) -> None:
+    """One address belongs to at most one seller: the sender check must name one owner."""
+    owner = seller_owning(session, address)
+    if owner is not None and owner != seller_id:
+        # Neutral wording: which seller has it is not the caller's business.
+        raise Conflict(f"{address} is already an address of another seller")
+
+
+def _forget(session: Session, seller_id: str, address: str) -> int:
+    result = session.execute(
+        delete(t.SellerAddress).where(
+            t.SellerAddress.seller_id == seller_id, t.SellerAddress.address == address
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def authorise(session: Session, seller_id: str, address: str) -> None:
     _seller_row(session, seller_id)
+    _unowned(session, seller_id, address)
     if session.get(t.SellerAddress, (seller_id, address)) is None:
         session.add(t.SellerAddress(seller_id=seller_id, address=address))
         session.flush()
@@ -70,16 +102,11 @@ def authorise(session: Session, seller_id: str, address: str) -> None:
 def revoke(session: Session, seller_id: str, address: str) -> None:
     row = _seller_row(session, seller_id)
     if address == row.email:
-        raise Conflict(
-            f"{address} is the primary address of seller {seller_id}; give the seller "
-            "another primary address with `relay seller add` before revoking this one"
+        raise NotAllowed(
+            f"{address} is the seller's primary address; "
+            "set a new primary with `relay seller add --email` first"
         )
-    result = session.execute(
-        delete(t.SellerAddress).where(
-            t.SellerAddress.seller_id == seller_id, t.SellerAddress.address == address
-        )
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if _forget(session, seller_id, address) == 0:
         raise NotFound(f"{address} is not an authorised address of seller {seller_id!r}")
 
 
@@ -163,18 +190,34 @@ def aliases_of(row: t.Relationship) -> Aliases:
 
 
 def put_order(
-    session: Session, order_id: str, relationship_id: int, status: str | None
+    session: Session, order_id: str, relationship: Callable[[], t.Relationship],
+    buyer_id: str, seller_id: str, status: str | None,
 ) -> None:
+    """Create an order, or set its status; an order never changes hands.
+
+    `relationship` makes or finds the pair's relationship; only a new order needs it.
+    """
     row = session.get(t.Order, order_id)
     if row is None:
-        session.add(
-            t.Order(id=order_id, relationship_id=relationship_id, status=status or "unshipped")
-        )
+        rel_id = relationship().id
+        session.add(t.Order(id=order_id, relationship_id=rel_id,
+                            status=status or NEW_ORDER_STATUS))
     else:
-        row.relationship_id = relationship_id
+        owners = session.get_one(t.Relationship, row.relationship_id)
+        for field, stored, given in (("seller", owners.seller_id, seller_id),
+                                     ("buyer", owners.buyer_id, buyer_id)):
+            if stored != given:
+                raise Conflict(f"order {order_id} belongs to {field} {stored}, not {given}")
         if status is not None:
             row.status = status
     session.flush()
+
+
+def set_order_status(session: Session, order_id: str, status: str) -> None:
+    row = session.get(t.Order, order_id)
+    if row is None:
+        raise NotFound(f"no order {order_id!r}")
+    row.status = status
 
 
 def order(session: Session, order_id: str) -> OrderRecord:

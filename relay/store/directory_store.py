@@ -92,8 +92,17 @@ class DirectoryStore:
         self, order_id: str, buyer_id: str, seller_id: str, status: str | None = None
     ) -> OrderRecord:
         def work(session: Session) -> OrderRecord:
-            rel = self._relationship(session, buyer_id, seller_id)
-            directory.put_order(session, order_id, rel.id, status)
+            def relationship() -> t.Relationship:
+                return self._relationship(session, buyer_id, seller_id)
+
+            directory.put_order(session, order_id, relationship, buyer_id, seller_id, status)
+            return directory.order(session, order_id)
+
+        return await self._units.session(work)
+
+    async def set_order_status(self, order_id: str, status: str) -> OrderRecord:
+        def work(session: Session) -> OrderRecord:
+            directory.set_order_status(session, order_id, status)
             return directory.order(session, order_id)
 
         return await self._units.session(work)

@@ -61,6 +61,43 @@ class TestSeller:
         assert line == "relay: error: argument --email: 'not-an-address' is not an email address"
         one_line_error(relay("seller", "authorize", "s1", "a@b.example"), 4)
 
+    def test_a_new_primary_replaces_the_old_one(self, relay: Relay) -> None:
+        """The old primary may no longer send unless it is authorised again."""
+        _pair(relay)
+        relay.ok("seller", "authorize", "s1", "staff@acme.example")
+        seller = relay.ok("seller", "add", "s1", "--name", "Acme", "--email", "new@acme.example")
+        assert seller["email"] == "new@acme.example"
+        assert seller["addresses"] == ["new@acme.example", "staff@acme.example"]
+
+    def test_promoting_an_authorised_address_keeps_it_once(self, relay: Relay) -> None:
+        _pair(relay)
+        relay.ok("seller", "authorize", "s1", "staff@acme.example")
+        seller = relay.ok("seller", "add", "s1", "--name", "A", "--email", "staff@acme.example")
+        assert seller["addresses"] == ["staff@acme.example"]
+
+    def test_an_address_belongs_to_one_seller(self, relay: Relay) -> None:
+        """Authorising, or making primary, another seller's address is a conflict."""
+        _pair(relay)
+        relay.ok("seller", "add", "s2", "--name", "Evil", "--email", "evil@evil.example")
+        expected = "relay: error: owner@acme.example is already an address of another seller"
+        result = relay("seller", "authorize", "s2", "Owner@Acme.example")
+        assert one_line_error(result, 1) == expected
+        result = relay("seller", "add", "s2", "--name", "Evil", "--email", "owner@acme.example")
+        assert one_line_error(result, 1) == expected
+        result = relay("seller", "add", "s3", "--name", "New", "--email", "owner@acme.example")
+        assert one_line_error(result, 1) == expected
+        assert relay.ok("seller", "authorize", "s2", "evil@evil.example")["addresses"] == [
+            "evil@evil.example"]
+        one_line_error(relay("seller", "authorize", "s3", "x@new.example"), 4)  # not created
+
+    def test_revoking_the_primary_address_is_refused_by_rule(self, relay: Relay) -> None:
+        _pair(relay)
+        line = one_line_error(relay("seller", "revoke", "s1", "owner@acme.example"), 3)
+        assert line == (
+            "relay: error: owner@acme.example is the seller's primary address; "
+            "set a new primary with `relay seller add --email` first"
+        )
+
     def test_orders_per_day_must_be_a_count(self, relay: Relay) -> None:
         result = relay("seller", "add", "s1", "--name", "A", "--email", "a@b.example",
                        "--orders-per-day", "-3")
@@ -95,6 +132,48 @@ class TestOrder:
         order = relay.ok("order", "add", "o1", "--buyer", "b1", "--seller", "s1",
                          "--status", "shipped")
         assert order["status"] == "shipped"
+
+    def test_replaying_an_add_is_idempotent_and_keeps_the_status(self, relay: Relay) -> None:
+        """A replay without --status leaves the status the order has reached."""
+        _pair(relay)
+        relay.ok("order", "add", "o1", "--buyer", "b1", "--seller", "s1", "--status", "shipped")
+        order = relay.ok("order", "add", "o1", "--buyer", "b1", "--seller", "s1")
+        assert order == {"id": "o1", "buyer_id": "b1", "seller_id": "s1", "status": "shipped"}
+
+    def test_an_add_that_moves_the_order_is_a_conflict(self, relay: Relay) -> None:
+        """An order cannot change hands: exit 1, naming the field, and nothing moves."""
+        _pair(relay)
+        relay.ok("seller", "add", "evil", "--name", "Evil", "--email", "evil@evil.example")
+        relay.ok("buyer", "add", "b2", "--email", "b2@buyer.example")
+        relay.ok("order", "add", "112-0001", "--buyer", "b1", "--seller", "s1")
+        result = relay("order", "add", "112-0001", "--buyer", "b1", "--seller", "evil")
+        assert one_line_error(result, 1) == (
+            "relay: error: order 112-0001 belongs to seller s1, not evil")
+        result = relay("order", "add", "112-0001", "--buyer", "b2", "--seller", "s1")
+        assert one_line_error(result, 1) == (
+            "relay: error: order 112-0001 belongs to buyer b1, not b2")
+        aliases = relay.ok("alias", "show", "--buyer", "b1", "--seller", "s1")
+        assert relay.ok("alias", "lookup", aliases["buyer_alias"])["orders"] == ["112-0001"]
+
+    def test_a_status_outside_the_set_is_a_usage_error(self, relay: Relay) -> None:
+        _pair(relay)
+        result = relay("order", "add", "o1", "--buyer", "b1", "--seller", "s1",
+                       "--status", "weird")
+        line = one_line_error(result, 2)
+        assert "'weird'" in line
+        for status in ("pending", "unshipped", "shipped", "delivered", "cancelled", "returned"):
+            assert status in line
+        one_line_error(relay("order", "set-status", "o1", "weird"), 2)
+
+    def test_set_status(self, relay: Relay) -> None:
+        _pair(relay)
+        relay.ok("order", "add", "o1", "--buyer", "b1", "--seller", "s1")
+        order = relay.ok("order", "set-status", "o1", "delivered")
+        assert order == {"id": "o1", "buyer_id": "b1", "seller_id": "s1", "status": "delivered"}
+
+    def test_set_status_of_an_unknown_order_is_not_found(self, relay: Relay) -> None:
+        line = one_line_error(relay("order", "set-status", "o9", "shipped"), 4)
+        assert line == "relay: error: no order 'o9'"
 
     def test_unknown_buyer_is_not_found(self, relay: Relay) -> None:
         _pair(relay)

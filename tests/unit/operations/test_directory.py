@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from relay.errors import Invalid, NotFound
-from relay.model import SellerRecord
+from relay.model import ORDER_STATUSES, SellerRecord
 from relay.operations import Context
 from relay.operations import directory as ops
 
@@ -56,6 +56,17 @@ class TestOrdersAndAliases:
         await _pair(ctx)
         order = await ops.add_order(ctx, "o1", buyer="b1", seller="s1")
         assert (order.buyer_id, order.seller_id, order.status) == ("b1", "s1", "unshipped")
+
+    async def test_a_status_outside_the_set_is_invalid(self, ctx: Context) -> None:
+        """The API will answer 422 from this, as the CLI answers exit 2."""
+        await _pair(ctx)
+        with pytest.raises(Invalid, match="'weird' is not an order status; use one of pending"):
+            await ops.add_order(ctx, "o1", buyer="b1", seller="s1", status="weird")
+        await ops.add_order(ctx, "o1", buyer="b1", seller="s1")
+        with pytest.raises(Invalid):
+            await ops.set_order_status(ctx, "o1", "Shipped")
+        for status in ORDER_STATUSES:
+            assert (await ops.set_order_status(ctx, "o1", status)).status == status
 
     async def test_lookup_finds_the_pair_and_its_orders(self, ctx: Context) -> None:
         await _pair(ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from relay.errors import NotFound
+from relay.errors import Conflict, NotAllowed, NotFound
 from relay.store import Store
 
 ALIAS_LENGTH = 35
@@ -38,6 +38,28 @@ class TestSellers:
         await _pair(store)
         with pytest.raises(NotFound):
             await store.directory.revoke("s1", "nobody@acme.example")
+
+    async def test_a_new_primary_replaces_the_old_one(self, store: Store) -> None:
+        """The old primary loses its right to send with its place."""
+        await _pair(store)
+        seller = await store.directory.put_seller("s1", "Acme", "new@acme.example")
+        assert (seller.email, seller.addresses) == ("new@acme.example", ("new@acme.example",))
+        assert await store.directory.seller_owning("owner@acme.example") is None
+
+    async def test_an_address_belongs_to_one_seller(self, store: Store) -> None:
+        await _pair(store)
+        await store.directory.put_seller("s2", "Other", "other@other.example")
+        with pytest.raises(Conflict, match="already an address of another seller"):
+            await store.directory.authorise("s2", "owner@acme.example")
+        with pytest.raises(Conflict, match="already an address of another seller"):
+            await store.directory.put_seller("s2", "Other", "owner@acme.example")
+        assert await store.directory.seller_owning("owner@acme.example") == "s1"
+        assert (await store.directory.seller("s2")).email == "other@other.example"
+
+    async def test_the_primary_address_cannot_be_revoked(self, store: Store) -> None:
+        await _pair(store)
+        with pytest.raises(NotAllowed, match="primary address"):
+            await store.directory.revoke("s1", "owner@acme.example")
 
     async def test_alias_domain_is_not_a_real_address(self, store: Store) -> None:
         """A party at the relay's own domain would make mail loop through the relay."""
@@ -105,6 +127,23 @@ class TestBuyersAndOrders:
         await _pair(store)
         assert (await store.directory.set_opt_out("b1", True)).opted_out
         assert not (await store.directory.set_opt_out("b1", False)).opted_out
+
+    async def test_an_order_never_changes_hands(self, store: Store) -> None:
+        """Replaying with another seller is a conflict naming the field; nothing moves."""
+        await _pair(store)
+        await store.directory.put_seller("s2", "Evil", "evil@evil.example")
+        await store.directory.put_order("o1", "b1", "s1", status="shipped")
+        with pytest.raises(Conflict, match="order o1 belongs to seller s1, not s2"):
+            await store.directory.put_order("o1", "b1", "s2")
+        order = await store.directory.put_order("o1", "b1", "s1")
+        assert (order.seller_id, order.status) == ("s1", "shipped")
+
+    async def test_set_order_status(self, store: Store) -> None:
+        await _pair(store)
+        await store.directory.put_order("o1", "b1", "s1")
+        assert (await store.directory.set_order_status("o1", "returned")).status == "returned"
+        with pytest.raises(NotFound, match="no order 'o2'"):
+            await store.directory.set_order_status("o2", "returned")
 
     async def test_order_update_keeps_relationship(self, store: Store) -> None:
         await _pair(store)
