@@ -19,6 +19,7 @@ from relay.config import Settings
 from relay.content.delivered import Passthrough, Rewrite
 from relay.content.threads import Threading
 from relay.delivery.bounces import Bouncer
+from relay.delivery.heartbeat import Heartbeat
 from relay.delivery.reports import BounceReport
 from relay.delivery.transport import Transport, create_transport
 from relay.delivery.worker import Workers
@@ -69,7 +70,8 @@ class Relay:
         self.transport = transport or create_transport(settings.upstream)
         self.bouncer = Bouncer(self.store.notices, settings.server.hostname,
                                settings.aliases.domain)
-        self.workers = Workers(self.store.queue, self.transport, settings.queue, self.bouncer)
+        self.workers = Workers(self.store.queue, self.transport, settings.queue, self.bouncer,
+                               Heartbeat(self.store.processes))
         self.front: Front | None = None
         self.connections = Connections(settings.server.max_connections)
         self._server: asyncio.Server | None = None

@@ -124,6 +124,28 @@ class Delivery:
     attempts: int
     data: bytes | None  # None: large, read with DeliveryQueue.body in its turn
     created_at: datetime
+    holder: int  # the claiming process; with `attempts`, what settles only this claim
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """What the store keeps about a relay process, to name it and to tell if it died.
+
+    `node` is one boot of one machine and one PID namespace: only there do `pid`
+    and its start time identify the process. None where that cannot be known.
+    """
+
+    hostname: str
+    pid: int
+    node: str | None
+    pid_started: int | None
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    id: int
+    identity: ProcessIdentity
+    heartbeat_at: datetime
 
 
 @dataclass(frozen=True)
@@ -134,6 +156,8 @@ class QueueItem:
     next_attempt_at: datetime
     last_error: str | None
     created_at: datetime
+    holder: str | None  # "host[pid]" of the process delivering it now, if any
+    lease_until: datetime | None  # when that claim runs out unless its holder renews it
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from relay.model import (
     BounceContext,
     Delivery,
     Direction,
+    ProcessIdentity,
+    ProcessRecord,
     QueuedNotice,
     Route,
     ThreadLink,
@@ -49,7 +51,10 @@ class Acceptance(Protocol):
 class DeliveryQueue(Protocol):
     """Claim due deliveries under a lease, then settle each one."""
 
-    async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]: ...
+    async def claim(self, now: datetime, lease: timedelta, limit: int,
+                    holder: int) -> list[Delivery]:
+        """Up to `limit` due entries, leased to process `holder` until `now + lease`."""
+        ...
 
     async def body(self, delivery: Delivery) -> bytes: ...
 
@@ -62,6 +67,25 @@ class DeliveryQueue(Protocol):
     ) -> None: ...
 
     async def release(self, deliveries: list[Delivery]) -> None: ...
+
+
+class ProcessRegistry(Protocol):
+    """The relay processes on one store, each known by its heartbeat."""
+
+    async def register(self, me: ProcessIdentity, now: datetime,
+                       forget_before: datetime | None = None) -> int: ...
+
+    async def beat(self, me: int, held: list[int], now: datetime,
+                   until: datetime) -> list[int] | None:
+        """Stamp `me` alive and extend its leases on `held`: the ids extended, or
+        None if `me` is no longer registered."""
+        ...
+
+    async def on_node(self, node: str) -> list[ProcessRecord]: ...
+
+    async def forget(self, process_ids: list[int]) -> None:
+        """Remove these processes and free every lease they hold."""
+        ...
 
 
 class BounceFacts(Protocol):

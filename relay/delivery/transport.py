@@ -134,6 +134,9 @@ class SmtpTransport:
         except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as exc:
             client.close()
             raise TemporaryFailure(f"upstream unavailable: {exc}") from exc
+        except asyncio.CancelledError:
+            client.close()
+            raise
         await self._send_on(client, envelope_from, recipient, data)
 
     async def _send_on(
@@ -154,6 +157,11 @@ class SmtpTransport:
         except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as exc:
             client.close()
             raise _Disconnected(f"upstream unavailable: {exc}") from exc
+        except asyncio.CancelledError:
+            # Cut off (the lease may run out, or shutdown): closing the connection
+            # mid-DATA makes the upstream drop what it got of the message.
+            client.close()
+            raise
         self._keep(client)
 
     def _keep(self, client: aiosmtplib.SMTP) -> None:

@@ -10,6 +10,8 @@ import structlog
 
 from relay.config import QueueSettings
 from relay.delivery.bounces import Bouncer, enhanced_status
+from relay.delivery.heartbeat import Heartbeat
+from relay.delivery.leases import LeaseLost
 from relay.delivery.transport import PermanentFailure, TemporaryFailure, Transport
 from relay.errors import StoreError
 from relay.model import Delivery
@@ -17,8 +19,6 @@ from relay.ports import DeliveryQueue
 
 log = structlog.get_logger("relay.delivery")
 
-# Longer than any batch of deliveries may take, so a live worker never loses its claim.
-LEASE = timedelta(minutes=10)
 POLL_SECONDS = 5.0
 # Entries one worker claims at a time: fewer claim commits under load, little latency.
 BATCH = 8
@@ -28,12 +28,16 @@ class Workers:
     """A pool of delivery loops, woken at once when a message is accepted.
 
     Stopping lets each loop finish the message it is sending; claimed entries
-    it has not started return to the queue at once.
+    it has not started return to the queue at once. Claims are leases that the
+    heartbeat renews while this process can reach the store; a send runs only
+    while its lease is surely ours (see `relay.delivery.leases`).
     """
 
     def __init__(self, store: DeliveryQueue, transport: Transport, settings: QueueSettings,
-                 bouncer: Bouncer) -> None:
+                 bouncer: Bouncer, heartbeat: Heartbeat) -> None:
         self._store = store
+        self._heartbeat = heartbeat
+        self._leases = heartbeat.leases
         self._transport = transport
         self._settings = settings
         self._bouncer = bouncer
@@ -56,15 +60,47 @@ class Workers:
             self.wake()
 
     async def run(self) -> None:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(self._settings.workers):
-                group.create_task(self._loop())
+        """Register this process, deliver until stopped, then leave the store."""
+        await self._register()
+        # The heartbeat outlives the loops: the last sends keep their leases to the end.
+        loops_done = asyncio.Event()
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._heartbeat.run(loops_done))
+                group.create_task(self._loops(loops_done))
+        finally:
+            with contextlib.suppress(StoreError):  # then our leases run out by themselves
+                await self._heartbeat.deregister()
+
+    async def _register(self) -> None:
+        while True:
+            try:
+                await self._heartbeat.register()
+                return
+            except StoreError:
+                log.exception("delivery.register_failed")
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _loops(self, done: asyncio.Event) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self._settings.workers):
+                    group.create_task(self._loop())
+        finally:
+            done.set()
+
+    async def _claim(self) -> list[Delivery]:
+        since = asyncio.get_running_loop().time()
+        claimed = await self._store.claim(datetime.now(UTC), self._leases.length, BATCH,
+                                          self._heartbeat.holder)
+        self._leases.hold((d.queue_id for d in claimed), since)
+        return claimed
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
                 self._owed = 0
-                claimed = await self._store.claim(datetime.now(UTC), LEASE, BATCH)
+                claimed = await self._claim()
                 full = len(claimed) == BATCH
                 if full:
                     self.wake()  # there may be more: another worker takes the next batch
@@ -90,9 +126,21 @@ class Workers:
                 return
 
     async def _deliver_all(self, claimed: list[Delivery]) -> None:
+        try:
+            await self._deliver_each(claimed)
+        finally:
+            self._leases.let_go(d.queue_id for d in claimed)
+
+    async def _deliver_each(self, claimed: list[Delivery]) -> None:
         for n, delivery in enumerate(claimed):
             if self._stopping.is_set():
                 await self._store.release(claimed[n:])
+                return
+            if not self._leases.fresh(delivery.queue_id):
+                # The heartbeat has not reached the store for a while: send nothing
+                # more that might outlast our leases. Others take these when they end.
+                log.warning("delivery.cut_off", tx=delivery.message_id, left=len(claimed) - n)
+                await self._give_back(claimed[n:])
                 return
             try:
                 data = await self._store.body(delivery)
@@ -115,7 +163,12 @@ class Workers:
     async def deliver(self, delivery: Delivery, data: bytes) -> None:
         bound = log.bind(tx=delivery.message_id, attempt=delivery.attempts)
         try:
-            await self._transport.send(delivery.envelope_from, delivery.recipient, data)
+            async with self._leases.guard(delivery.queue_id):
+                await self._transport.send(delivery.envelope_from, delivery.recipient, data)
+        except LeaseLost:
+            # Cut off before another process may claim it; what the upstream got of
+            # it is discarded unless it had the final dot (the duplicate window).
+            bound.warning("delivery.lease_lost")
         except TemporaryFailure as failure:
             await self._retry_or_give_up(delivery, str(failure))
         except PermanentFailure as failure:

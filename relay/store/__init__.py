@@ -10,6 +10,7 @@ from relay.store.directory_store import DirectoryStore
 from relay.store.engine import Database, open_database
 from relay.store.message_store import MessageStore
 from relay.store.notice_store import NoticeStore
+from relay.store.process_store import ProcessStore
 from relay.store.queue_store import QueueStore
 from relay.store.secret_store import SecretStore
 from relay.store.units import Units
@@ -28,6 +29,7 @@ class Store:
         self.queue = QueueStore(units)
         self.notices = NoticeStore(units, alias_domain)
         self.secrets = SecretStore(units)
+        self.processes = ProcessStore(units)
 
     async def upgrade(self) -> None:
         """Create or migrate the schema to the newest revision."""

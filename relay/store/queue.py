@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from relay.errors import Conflict, NotFound
@@ -25,7 +25,8 @@ _DUE = (
 _CLAIM = (
     update(_Q)
     .where(_Q.c.id.in_(_DUE), _FREE)
-    .values(lease_until=bindparam("until"), attempts=_Q.c.attempts + 1)
+    .values(lease_until=bindparam("until"), holder=bindparam("holder"),
+            attempts=_Q.c.attempts + 1)
     .returning(_Q.c.id, _Q.c.message_id, _Q.c.envelope_from, _Q.c.recipient, _Q.c.attempts,
                _Q.c.created_at)
 )
@@ -46,15 +47,19 @@ _MARK_DELIVERED = (
 )
 
 
-def claim(connection: Connection, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-    """Take up to `limit` due entries; a lease that runs out frees them for others.
+def claim(connection: Connection, now: datetime, lease: timedelta, limit: int,
+          holder: int) -> list[Delivery]:
+    """Take up to `limit` due entries for process `holder`, until `now + lease`.
 
-    One UPDATE takes them, so one claimant wins each entry on both backends; on
-    PostgreSQL `FOR UPDATE SKIP LOCKED` lets several relays claim side by side
-    without waiting on each other.
+    A lease that runs out frees its entry for others; the holder's heartbeat
+    extends it meanwhile (`processes.beat`). One UPDATE takes them, so one
+    claimant wins each entry on both backends; on PostgreSQL `FOR UPDATE SKIP
+    LOCKED` lets several relays claim side by side without waiting on each other.
     """
     entries = sorted(
-        connection.execute(_CLAIM, {"now": now, "limit": limit, "until": now + lease}),
+        connection.execute(
+            _CLAIM, {"now": now, "limit": limit, "until": now + lease, "holder": holder}
+        ),
         key=lambda e: int(e.id),
     )
     if not entries:
@@ -76,6 +81,7 @@ def claim(connection: Connection, now: datetime, lease: timedelta, limit: int) -
             attempts=e.attempts,
             data=bodies.get(e.message_id),
             created_at=e.created_at,
+            holder=holder,
         )
         for e in entries
     ]
@@ -95,27 +101,46 @@ def delivered(connection: Connection, settled: list[tuple[int, str]]) -> None:
     connection.execute(_MARK_DELIVERED, {"ids": [message_id for _, message_id in settled]})
 
 
-def retry_at(session: Session, queue_id: int, when: datetime, error: str) -> None:
-    session.execute(
-        update(t.QueueEntry)
-        .where(t.QueueEntry.id == queue_id)
-        .values(next_attempt_at=when, lease_until=None, last_error=error)
+def _claimed(deliveries: list[Delivery]) -> ColumnElement[bool]:
+    """Rows still under these very claims: a later claim counts another attempt.
+
+    A holder cut off from the store past its lease must not settle an entry that
+    another process (or another of its own workers) has claimed since.
+    """
+    return tuple_(_Q.c.id, _Q.c.holder, _Q.c.attempts).in_(
+        [(d.queue_id, d.holder, d.attempts) for d in deliveries]
     )
 
 
-def failed(session: Session, queue_id: int, message_id: str, error: str) -> None:
-    session.execute(delete(t.QueueEntry).where(t.QueueEntry.id == queue_id))
+def retry_at(session: Session, delivery: Delivery, when: datetime, error: str) -> None:
     session.execute(
-        update(t.Message).where(t.Message.id == message_id).values(status="bounced")
+        update(_Q)
+        .where(_claimed([delivery]))
+        .values(next_attempt_at=when, lease_until=None, holder=None, last_error=error)
     )
 
 
-def release(session: Session, queue_ids: list[int]) -> None:
+def failed(session: Session, delivery: Delivery, error: str) -> bool:
+    """Give up on a claimed delivery; False if the claim was lost and nothing changed."""
+    gone = session.execute(delete(_Q).where(_claimed([delivery])))
+    if gone.rowcount == 0:  # type: ignore[attr-defined]
+        return False
+    _bounced(session, delivery.message_id)
+    return True
+
+
+def _bounced(session: Session, message_id: str) -> None:
+    session.execute(
+        update(t.MESSAGES).where(t.MESSAGES.c.id == message_id).values(status="bounced")
+    )
+
+
+def release(session: Session, deliveries: list[Delivery]) -> None:
     """Give claimed entries back without counting an attempt (shutdown)."""
     session.execute(
-        update(t.QueueEntry)
-        .where(t.QueueEntry.id.in_(queue_ids))
-        .values(lease_until=None, attempts=t.QueueEntry.attempts - 1)
+        update(_Q)
+        .where(_claimed(deliveries))
+        .values(lease_until=None, holder=None, attempts=_Q.c.attempts - 1)
     )
 
 
@@ -138,13 +163,26 @@ def drop(session: Session, message_id: str, now: datetime) -> None:
         raise NotFound(f"message {message_id} is not in the queue")
     if entry.lease_until is not None and entry.lease_until > now:
         raise Conflict(f"message {message_id} is being delivered right now; try again shortly")
-    failed(session, entry.id, message_id, "dropped by the operator")
+    session.execute(delete(_Q).where(_Q.c.id == entry.id))
+    _bounced(session, message_id)
 
 
-def items(session: Session) -> list[QueueItem]:
-    rows = session.scalars(select(t.QueueEntry).order_by(t.QueueEntry.next_attempt_at))
-    return [
-        QueueItem(r.message_id, r.recipient, r.attempts, r.next_attempt_at, r.last_error,
-                  r.created_at)
-        for r in rows
-    ]
+_ITEMS = (
+    select(_Q, t.PROCESSES.c.hostname, t.PROCESSES.c.pid)
+    .outerjoin(t.PROCESSES, t.PROCESSES.c.id == _Q.c.holder)
+    .order_by(_Q.c.next_attempt_at)
+)
+
+
+def items(session: Session, now: datetime) -> list[QueueItem]:
+    """The queue, soonest first; a lease shows while it is in force."""
+    out = []
+    for r in session.execute(_ITEMS):
+        held = r.lease_until is not None and r.lease_until >= now
+        holder = None
+        if held:
+            holder = f"process {r.holder}" if r.hostname is None else f"{r.hostname}[{r.pid}]"
+        out.append(QueueItem(r.message_id, r.recipient, r.attempts, r.next_attempt_at,
+                             r.last_error, r.created_at, holder,
+                             r.lease_until if held else None))
+    return out

@@ -19,9 +19,10 @@ class QueueStore:
         self._units = units
         self._settled: GroupCommit[tuple[int, str]] = GroupCommit(units.batch, queue.delivered)
 
-    async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
+    async def claim(self, now: datetime, lease: timedelta, limit: int,
+                    holder: int) -> list[Delivery]:
         # A lease lost with the machine only means the entry is claimed again.
-        return await self._units.light(queue.claim, now, lease, limit)
+        return await self._units.light(queue.claim, now, lease, limit, holder)
 
     async def body(self, delivery: Delivery) -> bytes:
         """The bytes to send for a claimed delivery."""
@@ -34,21 +35,23 @@ class QueueStore:
         await self._settled.submit((delivery.queue_id, delivery.message_id))
 
     async def retry_at(self, delivery: Delivery, when: datetime, error: str) -> None:
-        await self._units.session(queue.retry_at, delivery.queue_id, when, error)
+        await self._units.session(queue.retry_at, delivery, when, error)
 
     async def failed(
         self, delivery: Delivery, error: str, notice: QueuedNotice | None = None
     ) -> None:
-        """Give up on a delivery and, in the same commit, queue the notice to its sender."""
+        """Give up on a delivery and, in the same commit, queue the notice to its sender.
+
+        Nothing happens if the claim was lost meanwhile: the new holder decides.
+        """
         def work(session: Session) -> None:
-            queue.failed(session, delivery.queue_id, delivery.message_id, error)
-            if notice is not None:
+            if queue.failed(session, delivery, error) and notice is not None:
                 notices.enqueue(session, notice)
 
         await self._units.session(work)
 
     async def release(self, deliveries: list[Delivery]) -> None:
-        await self._units.session(queue.release, [d.queue_id for d in deliveries])
+        await self._units.session(queue.release, deliveries)
 
     async def retry_now(self, message_id: str) -> None:
         await self._units.session(queue.retry_now, message_id, _now())
@@ -64,7 +67,7 @@ class QueueStore:
         await self._units.session(work)
 
     async def items(self) -> list[QueueItem]:
-        return await self._units.session(queue.items)
+        return await self._units.session(queue.items, _now())
 
     async def close(self) -> None:
         await self._settled.close()

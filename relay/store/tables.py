@@ -162,8 +162,27 @@ class QueueEntry(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The process holding the lease (processes.id). No foreign key: the row of a
+    # process long gone may be forgotten while an expired lease still names it.
+    holder: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Process(Base):
+    """A relay process serving this store, alive while its heartbeat is recent."""
+
+    __tablename__ = "processes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    # Where `pid` means something: one boot of one machine, one PID namespace
+    # (None where that cannot be known). Only a process there can tell, by its
+    # start time, that this one has died.
+    node: Mapped[str | None] = mapped_column(String(128))
+    pid_started: Mapped[int | None] = mapped_column(BigInteger)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Secret(Base):
@@ -183,3 +202,4 @@ RELATIONSHIPS = Base.metadata.tables["relationships"]
 BUYERS = Base.metadata.tables["buyers"]
 SELLERS = Base.metadata.tables["sellers"]
 SELLER_ADDRESSES = Base.metadata.tables["seller_addresses"]
+PROCESSES = Base.metadata.tables["processes"]

@@ -6,16 +6,18 @@ import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
 import aiosmtplib
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.smtp.conftest import BUYER, SELLER, Client, compose
 from tests.smtp.process import RelayProcess, free_port, write_config
-from tests.smtp.upstream import PASSWORD, USERNAME, Certificates, Upstream
+from tests.smtp.upstream import PASSWORD, USERNAME, Certificates, Upstream, UpstreamHandler
 
 Spawn = Callable[[], Awaitable[RelayProcess]]
 
@@ -59,6 +61,52 @@ async def seed(relay: RelayProcess) -> str:
     return alias
 
 
+@dataclass
+class Stalling(UpstreamHandler):
+    """An upstream that leaves every RCPT unanswered until `go` is set.
+
+    A relay killed meanwhile has claimed the messages and sent nothing past
+    RCPT: they must be delivered once, and soon, by whoever comes next.
+    """
+
+    go: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        options: list[str],
+    ) -> str:
+        await self.go.wait()
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+
+def stall(upstream: Upstream) -> Stalling:
+    upstream.handler = handler = Stalling()
+    return handler
+
+
+async def send_many(relay: RelayProcess, alias: str, count: int) -> list[str]:
+    texts = [f"claimed {n}" for n in range(count)]
+    async with Client(relay.port) as c:
+        for text in texts:
+            assert (await c.send(SELLER, alias, compose(SELLER, alias, body=text + "\n"))
+                    ).code == 250
+    return texts
+
+
+async def held_by(relay: RelayProcess, count: int) -> None:
+    """Wait until `relay queue list` shows `count` messages leased to this relay."""
+    assert relay.process is not None
+    async with asyncio.timeout(15):
+        while True:
+            items = json.loads(await relay.cli("queue", "list"))
+            holders = [i["holder"] for i in items if i["holder"] is not None]
+            if len(holders) == count:
+                break
+            await asyncio.sleep(0.2)
+    assert {h.rpartition("[")[2] for h in holders} == {f"{relay.process.pid}]"}
+    assert all(i["lease_until"] for i in items if i["holder"] is not None)
+
+
 def bodies(upstream: Upstream) -> Counter[str]:
     parser = BytesParser(policy=policy.default)
     return Counter(parser.parsebytes(m.data).get_content().strip()
@@ -87,6 +135,27 @@ class TestCrash:
         finally:
             await again.stop()
         assert bodies(upstream) == Counter({"survivor": 1})
+
+
+    async def test_sigkill_with_claimed_messages_then_restart_delivers_them_at_once(
+        self, spawn: Spawn, upstream: Upstream
+    ) -> None:
+        """Claims of a relay killed mid-send do not wait out a lease when it restarts."""
+        upstream_stalled = stall(upstream)
+        relay = await spawn()
+        alias = await seed(relay)
+        texts = await send_many(relay, alias, 6)
+        await held_by(relay, 4)  # one message per worker, stuck at the upstream's RCPT
+        await relay.kill()
+        upstream_stalled.go.set()
+        again = RelayProcess(relay.config, relay.port)
+        await again.start()
+        try:
+            await upstream_stalled.wait_for(len(texts), seconds=30)
+            await asyncio.sleep(1.5)
+        finally:
+            await again.stop()
+        assert bodies(upstream) == Counter(texts)
 
 
 class TestShutdown:
@@ -144,3 +213,19 @@ class TestTwoInstances:
         counts = bodies(upstream)
         assert len(counts) == 500
         assert set(counts.values()) == {1}
+
+    async def test_when_one_is_killed_the_other_delivers_what_it_held(
+        self, spawn: Spawn, upstream: Upstream
+    ) -> None:
+        """No restart: the survivor takes the dead one's claims and sends each once."""
+        upstream_stalled = stall(upstream)
+        first = await spawn()
+        alias = await seed(first)
+        texts = await send_many(first, alias, 6)
+        await held_by(first, 4)
+        await spawn()
+        await first.kill()
+        upstream_stalled.go.set()
+        await upstream_stalled.wait_for(len(texts), seconds=60)
+        await asyncio.sleep(1.5)
+        assert bodies(upstream) == Counter(texts)

@@ -9,6 +9,7 @@ import pytest
 
 from relay.config import QueueSettings
 from relay.delivery.bounces import Bouncer
+from relay.delivery.heartbeat import Heartbeat
 from relay.delivery.worker import BATCH, Workers
 from relay.errors import StoreUnavailable
 from relay.model import Delivery
@@ -22,8 +23,8 @@ def counting_claims(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     claims: list[int] = []
     real = store.queue.claim
 
-    async def claim(now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-        got = await real(now, lease, limit)
+    async def claim(now: datetime, lease: timedelta, limit: int, holder: int) -> list[Delivery]:
+        got = await real(now, lease, limit, holder)
         claims.append(len(got))
         return got
 
@@ -55,10 +56,11 @@ async def test_a_burst_is_delivered_once_in_batches_without_empty_claims(
     count = 3 * BATCH + 3
     transport = Recorder(count)
     workers = Workers(store.queue, transport, QueueSettings(workers=4),
-                      Bouncer(store.notices, "mx.relay.example", "relay.example"))
+                      Bouncer(store.notices, "mx.relay.example", "relay.example"),
+                      Heartbeat(store.processes))
     running = asyncio.create_task(workers.run())
     try:
-        await asyncio.sleep(0.05)  # every worker's first claim finds nothing
+        await asyncio.sleep(0.2)  # every worker's first claim finds nothing
         first = len(claims)
         for n in range(count):
             await accept(store, f"m{n:02d}", f"body {n}".encode())
@@ -101,7 +103,8 @@ async def test_a_store_failure_mid_batch_gives_the_rest_back_at_once(
         await accept(store, f"m{n}", body)
     transport = Recorder(len(large))
     workers = Workers(store.queue, transport, QueueSettings(workers=1),
-                      Bouncer(store.notices, "mx.relay.example", "relay.example"))
+                      Bouncer(store.notices, "mx.relay.example", "relay.example"),
+                      Heartbeat(store.processes))
     running = asyncio.create_task(workers.run())
     try:
         await asyncio.wait_for(broke.wait(), 3)
