@@ -7,15 +7,17 @@ section here. Tests build a whole relay in-process with `Relay(settings)`.
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 import ssl
+from collections.abc import Callable
 from contextlib import suppress
 
 import structlog
 
 from relay import logs, systemd
 from relay.accept import Acceptor
-from relay.config import Settings
+from relay.config import ConfigError, Settings
 from relay.content.delivered import Passthrough, Rewrite
 from relay.content.threads import Threading
 from relay.delivery.bounces import Bouncer
@@ -75,6 +77,7 @@ class Relay:
         self.front: Front | None = None
         self.connections = Connections(settings.server.max_connections)
         self._server: asyncio.Server | None = None
+        self._factory: Callable[[], asyncio.Protocol] = _not_serving
         self._workers: asyncio.Task[None] | None = None
         self.address: tuple[str, int] = settings.server.address
 
@@ -86,11 +89,13 @@ class Relay:
 
     async def start(self) -> None:
         s, domain = self.settings.server, self.settings.aliases.domain
+        # Listen first: a port in use is a configuration error, found before the store.
+        self._server = await _listen(lambda: self._factory(), s.address)
         verp_key = await self.store.secrets.key("verp")
         accept = Acceptor(self.store.messages, domain, verp_key, self.workers.wake)
         self.front = Front(build_pipeline(self.settings, self.store, self.bouncer, verp_key),
                            accept)
-        factory = protocol_factory(
+        self._factory = protocol_factory(
             self.front,
             self.connections,
             hostname=s.hostname,
@@ -99,8 +104,7 @@ class Relay:
             tls_context=self._tls(),
             require_tls=s.require_tls,
         )
-        host, port = s.address
-        self._server = await asyncio.get_running_loop().create_server(factory, host, port)
+        await self._server.start_serving()
         self.address = self._server.sockets[0].getsockname()[:2]
         self._workers = asyncio.create_task(self.workers.run(), name="delivery-workers")
         log.info("relay.started", listen=f"{self.address[0]}:{self.address[1]}")
@@ -123,16 +127,53 @@ class Relay:
         self.workers.stop()
         if self._workers is not None:
             await self._workers
+        await self.close()
+        log.info("relay.stopped")
+
+    async def close(self) -> None:
+        """Let go of the socket, the upstream and the store (also after a failed start)."""
+        if self._server is not None:
+            self._server.close()
         await self.transport.close()
         await self.store.close()
-        log.info("relay.stopped")
+
+
+def _not_serving() -> asyncio.Protocol:
+    raise RuntimeError("the server accepted a connection before it was started")
+
+
+async def _listen(
+    factory: Callable[[], asyncio.Protocol], address: tuple[str, int]
+) -> asyncio.Server:
+    """A bound, not yet serving socket; trouble binding is worded for the admin."""
+    host, port = address
+    try:
+        return await asyncio.get_running_loop().create_server(
+            factory, host, port, start_serving=False
+        )
+    except OSError as exc:
+        where = f"{host}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            reason = f"{where} is already in use: stop the other server or change server.listen"
+        elif exc.errno == errno.EACCES:
+            reason = (f"{where}: permission denied (a port below 1024 needs "
+                      "CAP_NET_BIND_SERVICE): change server.listen or grant it")
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            reason = f"{where} is not an address of this machine: change server.listen"
+        else:
+            reason = f"cannot listen on {where} ({exc.strerror or exc}): check server.listen"
+        raise ConfigError(reason) from None
 
 
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, telling systemd when ready and when stopping."""
     logs.configure(settings.logging, settings.aliases.domain)
     relay = Relay(settings)
-    await relay.start()
+    try:
+        await relay.start()
+    except BaseException:
+        await relay.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
