@@ -27,7 +27,11 @@ class NotAllowed(RelayError):
 
 
 class StoreUnavailable(RelayError):
-    """The database cannot be reached, or has no schema yet."""
+    """The database cannot be reached, or failed (CLI 1, HTTP 503): trying again may work."""
+
+
+class SchemaNotReady(StoreUnavailable):
+    """The database has no schema, or an older one: `relay db upgrade` is needed (CLI 2)."""
 
 
 # The store's errors are the operations' errors: nothing to translate between layers.

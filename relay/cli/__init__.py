@@ -23,7 +23,15 @@ from relay.cli.command import (
     to_text,
 )
 from relay.config import ConfigError, load
-from relay.errors import Conflict, Invalid, NotAllowed, NotFound, RelayError, StoreUnavailable
+from relay.errors import (
+    Conflict,
+    Invalid,
+    NotAllowed,
+    NotFound,
+    RelayError,
+    SchemaNotReady,
+    StoreUnavailable,
+)
 from relay.replies import Deferred, Refused
 
 SUCCESS, NEGATIVE, USAGE, REFUSED, NOT_FOUND = 0, 1, 2, 3, 4
@@ -31,6 +39,7 @@ SUCCESS, NEGATIVE, USAGE, REFUSED, NOT_FOUND = 0, 1, 2, 3, 4
 # First match wins, so subclasses come before their bases.
 EXIT_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ConfigError, USAGE),
+    (SchemaNotReady, USAGE),
     (Invalid, USAGE),
     (NotFound, NOT_FOUND),
     (Conflict, NEGATIVE),

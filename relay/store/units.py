@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from relay.errors import Conflict, StoreUnavailable
+from relay.errors import Conflict, SchemaNotReady, StoreUnavailable
 from relay.store.engine import Database
 
 P = ParamSpec("P")
@@ -60,14 +60,19 @@ class Units:
         except IntegrityError as exc:
             raise Conflict(f"that change conflicts with what is stored: {exc.orig}") from exc
         except DBAPIError as exc:
-            raise StoreUnavailable(_explain(exc)) from exc
+            raise _explain(exc) from exc
         except OSError as exc:
             where = self.database.url.render_as_string(hide_password=True)
             raise StoreUnavailable(f"cannot reach the store at {where}: {exc}") from exc
 
 
-def _explain(exc: DBAPIError) -> str:
+def _explain(exc: DBAPIError) -> StoreUnavailable:
     text = str(exc.orig)
-    if "no such table" in text or ("relation" in text and "does not exist" in text):
-        return 'the store has no schema yet: run "relay db upgrade"'
-    return f"the store failed: {text.splitlines()[0] if text else type(exc.orig).__name__}"
+    # SQLite's and PostgreSQL's words for a missing table, then for a missing column.
+    if "no such table" in text or text.startswith('relation "'):
+        return SchemaNotReady("the store has no schema yet: run `relay db upgrade`")
+    if "no such column" in text or ("column" in text and "does not exist" in text):
+        return SchemaNotReady("the store's schema is older than this relay: run `relay db upgrade`")
+    return StoreUnavailable(
+        f"the store failed: {text.splitlines()[0] if text else type(exc.orig).__name__}"
+    )

@@ -75,16 +75,25 @@ class TestDbUpgrade:
         assert relay.ok("db", "upgrade") == {"upgraded": True}
         assert relay.ok(*ADD)["id"] == "s1"
 
-    def test_creates_the_schema_in_a_fresh_sqlite_file(
-        self, tmp_path: Path, write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
+    def test_creates_the_schema_in_a_fresh_store(
+        self, empty_store_url: str, write_config: WriteConfig,
+        capsys: pytest.CaptureFixture[str],
     ) -> None:
-        """Before the upgrade the store cannot be used (one line, exit 1); after it, it can."""
-        db = tmp_path / "fresh" / "relay.db"
-        relay = Relay(write_config(f"sqlite+aiosqlite:///{db}"), capsys)
-        one_line_error(relay(*ADD), 1)
+        """Before the upgrade a command is a configuration error saying what to run (exit 2)."""
+        relay = Relay(write_config(empty_store_url), capsys)
+        line = one_line_error(relay(*ADD), 2)
+        assert line == "relay: error: the store has no schema yet: run `relay db upgrade`"
         result = relay("db", "upgrade")
         assert (result.status, result.out) == (0, "the store's schema is up to date\n")
         assert relay.ok(*ADD)["id"] == "s1"
+
+
+def test_an_unreachable_store_is_exit_1(
+    write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a configuration error: the same command may succeed once the server is back."""
+    relay = Relay(write_config("postgresql+asyncpg://relay@127.0.0.1:9/relay"), capsys)
+    assert "cannot reach the store" in one_line_error(relay(*ADD), 1)
 
 
 class TestServe:
