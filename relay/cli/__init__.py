@@ -7,10 +7,10 @@ it sets returns an `Output`, and only this module prints or picks an exit status
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
+from relay import __version__
 from relay.cli import directory, operations, queue
 from relay.cli.command import (
     Handler,
@@ -22,7 +22,6 @@ from relay.cli.command import (
     to_json,
     to_text,
 )
-from relay.config import ConfigError, load
 from relay.errors import (
     Conflict,
     Invalid,
@@ -36,25 +35,50 @@ from relay.replies import Deferred, Refused
 
 SUCCESS, NEGATIVE, USAGE, REFUSED, NOT_FOUND = 0, 1, 2, 3, 4
 
-# First match wins, so subclasses come before their bases.
-EXIT_STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (ConfigError, USAGE),
-    (SchemaNotReady, USAGE),
-    (Invalid, USAGE),
-    (NotFound, NOT_FOUND),
-    (Conflict, NEGATIVE),
-    (NotAllowed, REFUSED),
-    (Refused, REFUSED),
-    (Deferred, REFUSED),
-    (StoreUnavailable, NEGATIVE),
-    (RelayError, NEGATIVE),
-)
+
+def exit_status(exc: Exception) -> int | None:
+    """The exit status for an error an operation or the configuration raised (SPEC §6)."""
+    from relay.config import ConfigError  # imported on use: only a failing command pays
+
+    # First match wins, so subclasses come before their bases.
+    for kind, status in (
+        (ConfigError, USAGE),
+        (SchemaNotReady, USAGE),
+        (Invalid, USAGE),
+        (NotFound, NOT_FOUND),
+        (Conflict, NEGATIVE),
+        (NotAllowed, REFUSED),
+        (Refused, REFUSED),
+        (Deferred, REFUSED),
+        (StoreUnavailable, NEGATIVE),
+        (RelayError, NEGATIVE),
+    ):
+        if isinstance(exc, kind):
+            return status
+    return None
+
+
+EXIT_STATUSES = """\
+exit statuses:
+  0  success
+  1  a negative answer: a conflict with what is stored (an order that belongs to
+     another seller, an address another seller has), or a store that cannot be
+     reached or failed (trying again may work)
+  2  usage or configuration error, including a store without its schema
+     (run `relay db upgrade`)
+  3  refused by a rule or by policy (revoking a seller's primary address)
+  4  not found
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="relay", description="The marketplace mail relay.")
+    parser = Parser(prog="relay", description="The marketplace mail relay.",
+                    epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"relay {__version__}",
+                        help="print the version and exit")
     add_globals(parser, top=True)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.set_defaults(handler=None, usage_of=parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     operations.register(commands)
     directory.register(commands)
     queue.register(commands)
@@ -83,8 +107,18 @@ def _print(output: Output, as_json: bool) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    handler: Handler | None = args.handler
+    if handler is None:  # `relay` or `relay seller` alone: say what could follow
+        usage_of: argparse.ArgumentParser = args.usage_of
+        usage_of.print_help(sys.stderr)
+        return USAGE
+    # Imported here: `relay --help` and `--version` pay for neither.
+    import asyncio
+
+    from relay.config import load
+
     settings = load(Path(args.config) if args.config else None)
-    handler: Handler = args.handler
+
     output = asyncio.run(handler(settings, args))
     return SUCCESS if output is None else _print(output, args.json)
 
@@ -100,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except Exception as exc:
-        for kind, status in EXIT_STATUS:
-            if isinstance(exc, kind):
-                return _fail(_one_line(exc), status)
-        # Last resort, e.g. an unreachable or unmigrated database.
+        status = exit_status(exc)
+        if status is not None:
+            return _fail(_one_line(exc), status)
+        # Last resort: a bug, worded as one line all the same.
         message, name = _one_line(exc), type(exc).__name__
         return _fail(message if name in message else f"{message} ({name})", NEGATIVE)

@@ -1,6 +1,8 @@
 """What a command is: a typed async handler, the output it returns, and the context it opens.
 
 Kept apart from `relay.cli` so that command modules can import it without a cycle.
+Command modules import the operations, the configuration and the store when a
+command runs, not at import: `relay --help` and `--version` pay for none of them.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import sys
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
-from relay.addresses import normalise_address
-from relay.config import Settings
-from relay.operations import Context, connect
+if TYPE_CHECKING:
+    from relay.config import Settings
+    from relay.operations import Context
 
 
 @dataclass(frozen=True)
@@ -31,15 +33,20 @@ class Output:
     status: int = 0
 
 
-Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, Output | None]]
+# Strings, so that Settings and Context need not be imported to build the parser.
+Handler: TypeAlias = (
+    "Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, Output | None]]"
+)
 # A command that works on the store: it is given an open operations context.
-StoreHandler = Callable[[Context, argparse.Namespace], Coroutine[Any, Any, Output]]
+StoreHandler: TypeAlias = "Callable[[Context, argparse.Namespace], Coroutine[Any, Any, Output]]"
 
 
 def on_store(handler: StoreHandler) -> Handler:
     """The handler, run inside `operations.connect(settings)`."""
 
     async def run(settings: Settings, args: argparse.Namespace) -> Output:
+        from relay.operations import connect
+
         async with connect(settings) as ctx:
             return await handler(ctx, args)
 
@@ -93,7 +100,9 @@ def group(commands: Commands, name: str, help: str) -> Commands:
     """A command with subcommands, such as `seller` (add, authorize, revoke)."""
     parser = commands.add_parser(name, help=help, description=help)
     add_globals(parser, top=False)
-    return parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
+    # Without an action, `relay seller` prints this parser's help (see relay.cli).
+    parser.set_defaults(handler=None, usage_of=parser)
+    return parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", title="actions")
 
 
 def command(commands: Commands, name: str, handler: Handler, help: str) -> Parser:
@@ -105,6 +114,8 @@ def command(commands: Commands, name: str, handler: Handler, help: str) -> Parse
 
 def address(value: str) -> str:
     """An argparse type: a bad address is a usage error worded as a sentence."""
+    from relay.addresses import normalise_address
+
     try:
         return normalise_address(value)
     except ValueError as exc:

@@ -1,8 +1,12 @@
-"""`relay seller|buyer|order|alias`: parse, call relay.operations.directory, print the record."""
+"""`relay seller|buyer|order|alias`: parse, call relay.operations.directory, print the record.
+
+Each handler imports the operations when it runs (see relay.cli.command).
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from relay.cli.command import (
     Commands,
@@ -16,53 +20,74 @@ from relay.cli.command import (
     record,
 )
 from relay.model import ORDER_STATUSES
-from relay.operations import Context
-from relay.operations import directory as ops
+
+if TYPE_CHECKING:
+    from relay.operations import Context
 
 
 async def seller_add(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import directory as ops
+
     return record(await ops.add_seller(
         ctx, args.id, name=args.name, email=args.email, orders_per_day=args.orders_per_day
     ))
 
 
 async def seller_authorize(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import directory as ops
+
     return record(await ops.authorize_address(ctx, args.id, args.address))
 
 
 async def seller_revoke(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import directory as ops
+
     return record(await ops.revoke_address(ctx, args.id, args.address))
 
 
 async def buyer_add(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import directory as ops
+
     return record(await ops.add_buyer(
         ctx, args.id, email=args.email, name=args.name, language=args.language
     ))
 
 
 async def buyer_opt_out(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import directory as ops
+
     return record(await ops.opt_out(ctx, args.id))
 
 
 async def buyer_opt_in(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import directory as ops
+
     return record(await ops.opt_in(ctx, args.id))
 
 
 async def order_add(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import directory as ops
+
     return record(await ops.add_order(
         ctx, args.id, buyer=args.buyer, seller=args.seller, status=args.status
     ))
 
 
 async def order_set_status(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import directory as ops
+
     return record(await ops.set_order_status(ctx, args.id, args.status))
 
 
 async def alias_show(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import directory as ops
+
     return record(await ops.show_aliases(ctx, buyer=args.buyer, seller=args.seller))
 
 
 async def alias_lookup(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import directory as ops
+
     return record(await ops.lookup_alias(ctx, args.address))
 
 

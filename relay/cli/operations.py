@@ -5,21 +5,25 @@ from __future__ import annotations
 import argparse
 import importlib
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from relay.cli.command import Commands, Output, command, group, on_store
-from relay.config import Settings
-from relay.config.render import as_json, as_text, toml_text
-from relay.operations import Context, schema
 
-__all__ = ["register", "toml_text"]
+if TYPE_CHECKING:
+    from relay.config import Settings
+    from relay.operations import Context
 
 
 async def check_config(settings: Settings, args: argparse.Namespace) -> Output:
     """Loading the file has validated it; show what it means, secrets masked."""
+    from relay.config.render import as_json, as_text
+
     return Output(as_json(settings), text=as_text(settings))
 
 
 async def db_upgrade(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import schema
+
     await schema.upgrade(ctx)
     return Output({"upgraded": True}, text="the store's schema is up to date")
 

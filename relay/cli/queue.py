@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from typing import TYPE_CHECKING
 
 from relay.cli.command import Commands, Output, command, group, nonempty, on_store
-from relay.operations import Context
-from relay.operations import queue as ops
+
+if TYPE_CHECKING:
+    from relay.operations import Context
 
 
 async def queue_list(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import queue as ops
+
     items = [dataclasses.asdict(item) for item in await ops.list_queue(ctx)]
     return Output(items, text=None if items else "the queue is empty")
 
 
 async def queue_retry(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import queue as ops
+
     await ops.retry(ctx, args.message)
     return Output({"message": args.message, "status": "queued"},
                   text=f"{args.message} will be tried again at once")
 
 
 async def queue_drop(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import queue as ops
+
     dropped = await ops.drop(ctx, args.message)
     told = ", its sender is told" if dropped.notice else ""
     return Output({"message": dropped.message, "status": "bounced", "notice": dropped.notice},

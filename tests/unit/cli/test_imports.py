@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import relay.cli
 from tests.unit.cli.runner import Relay
 
@@ -51,11 +53,12 @@ def test_no_cli_module_imports_the_store_or_sqlalchemy() -> None:
             assert not _touches({name}, "sqlalchemy"), f"{path.name} imports {name}"
 
 
-def test_help_loads_neither_the_store_nor_sqlalchemy() -> None:
-    """`relay --help` answers without paying for the database layer."""
-    loaded = _loaded_after(["--help"])
-    assert not _touches(loaded, "sqlalchemy")
-    assert not _touches(loaded, "relay.store")
+@pytest.mark.parametrize("option", ["--help", "--version"])
+def test_help_and_version_load_no_store_config_or_event_loop(option: str) -> None:
+    """`relay --help` answers without paying for the database layer, or anything a command needs."""
+    loaded = _loaded_after([option])
+    for package in ("sqlalchemy", "relay.store", "relay.operations", "relay.config", "asyncio"):
+        assert not _touches(loaded, package), package
 
 
 def test_a_directory_command_loads_the_store_but_not_the_daemon(relay: Relay) -> None:

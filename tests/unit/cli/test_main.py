@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from relay.cli import main
+from relay import __version__
+from relay.cli import build_parser, main
 from relay.cli import operations as operations_module
 from relay.config import Settings
 from relay.replies import Refused, Reply
@@ -49,9 +52,21 @@ class TestUsage:
     def test_an_unknown_command_is_exit_2(self, relay: Relay) -> None:
         assert "invalid choice: 'frobnicate'" in one_line_error(relay("frobnicate"), 2)
 
-    def test_no_command_is_exit_2(self, relay: Relay) -> None:
-        one_line_error(relay(), 2)
-        one_line_error(relay("seller"), 2)
+    def test_no_command_prints_usage_and_exits_2(self, relay: Relay) -> None:
+        """`relay` alone lists the commands on stderr; `relay seller` lists its actions."""
+        result = relay(config=False)
+        assert (result.status, result.out) == (2, "")
+        assert result.err.startswith("usage: relay")
+        assert "check-config" in result.err
+        assert "exit statuses:" in result.err
+        result = relay("seller")
+        assert (result.status, result.out) == (2, "")
+        assert result.err.startswith("usage: relay seller")
+        assert "authorize" in result.err
+
+    def test_version(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["--version"]) == 0
+        assert capsys.readouterr().out == f"relay {__version__}\n"
 
     def test_help_prints_usage_and_exits_0(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["--help"]) == 0
@@ -60,6 +75,27 @@ class TestUsage:
         assert "check-config" in out
         assert main(["seller", "add", "--help"]) == 0
         assert "--orders-per-day" in capsys.readouterr().out
+
+    def test_help_lists_the_exit_statuses(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["--help"]) == 0
+        epilog = capsys.readouterr().out.split("exit statuses:")[1]
+        lines = [line.split(None, 1) for line in epilog.strip().splitlines()]
+        assert [int(words[0]) for words in lines if words[0].isdigit()] == [0, 1, 2, 3, 4]
+        assert "relay db upgrade" in epilog
+
+    def test_every_option_and_positional_has_help(self) -> None:
+        def walk(parser: argparse.ArgumentParser, name: str) -> Iterator[tuple[str, str]]:
+            for action in parser._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    for choice in action._choices_actions:
+                        yield f"{name} {choice.dest}", choice.help or ""
+                    for sub, subparser in action.choices.items():
+                        yield from walk(subparser, f"{name} {sub}")
+                else:
+                    yield f"{name} {action.dest}", action.help or ""
+
+        missing = [where for where, help in walk(build_parser(), "relay") if not help.strip()]
+        assert missing == []
 
 
 class TestConfigErrors:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from relay.cli.operations import toml_text
 from relay.config import Settings
+from relay.config.render import toml_text
 from tests.unit.cli.runner import Relay, WriteConfig, one_line_error
 
 SECRET = "hunter2-upstream-secret"
