@@ -262,29 +262,35 @@ def lookup(session: Session, alias: str) -> AliasInfo:
     )
 
 
+# One row per address of the seller: a second query would cost a round trip.
 _ROUTE = (
     select(
         t.RELATIONSHIPS.c.id, t.RELATIONSHIPS.c.buyer_id, t.RELATIONSHIPS.c.seller_id,
         t.RELATIONSHIPS.c.buyer_alias, t.RELATIONSHIPS.c.seller_alias,
         t.BUYERS.c.email, t.BUYERS.c.name, t.SELLERS.c.email, t.SELLERS.c.name,
+        t.SELLER_ADDRESSES.c.address,
     )
     .join(t.BUYERS, t.BUYERS.c.id == t.RELATIONSHIPS.c.buyer_id)
     .join(t.SELLERS, t.SELLERS.c.id == t.RELATIONSHIPS.c.seller_id)
+    .outerjoin(t.SELLER_ADDRESSES, t.SELLER_ADDRESSES.c.seller_id == t.SELLERS.c.id)
     .where(
         (t.RELATIONSHIPS.c.buyer_alias == bindparam("alias"))
         | (t.RELATIONSHIPS.c.seller_alias == bindparam("alias"))
     )
+    .order_by(t.SELLER_ADDRESSES.c.address)
 )
+
+
 def route(connection: Connection, alias: str) -> Route | None:
     """Resolve an alias to its recipient and its authorised senders.
 
     This runs at every RCPT: one joined query, built once, in Core.
     """
-    found = connection.execute(_ROUTE, {"alias": alias}).first()
-    if found is None:
+    rows = connection.execute(_ROUTE, {"alias": alias}).all()
+    if not rows:
         return None
     rel_id, buyer_id, seller_id, buyer_alias, seller_alias, b_email, b_name, s_email, s_name = (
-        found
+        rows[0][:9]
     )
     if buyer_alias == alias:  # the seller writes to the buyer
         return Route(
@@ -294,7 +300,7 @@ def route(connection: Connection, alias: str) -> Route | None:
             buyer_id=buyer_id,
             seller_id=seller_id,
             recipient=b_email,
-            sender_addresses=seller_addresses(connection, seller_id),
+            sender_addresses=tuple(row.address for row in rows if row.address is not None),
             sender_name=s_name,
             sender_alias=seller_alias,
         )

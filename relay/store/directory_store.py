@@ -123,4 +123,4 @@ class DirectoryStore:
         return await self._units.session(directory.lookup, normalise_address(alias))
 
     async def route(self, alias: str) -> Route | None:
-        return await self._units.core(directory.route, normalise_address(alias))
+        return await self._units.read(directory.route, normalise_address(alias))

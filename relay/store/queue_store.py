@@ -28,7 +28,7 @@ class QueueStore:
         """The bytes to send for a claimed delivery."""
         if delivery.data is not None:
             return delivery.data
-        return await self._units.core(queue.body, delivery.message_id)
+        return await self._units.read(queue.body, delivery.message_id)
 
     async def delivered(self, delivery: Delivery) -> None:
         """Settle a delivery; concurrent settlements share one commit."""

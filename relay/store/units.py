@@ -8,6 +8,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from relay.errors import Conflict, SchemaNotReady, StoreUnavailable
@@ -45,6 +46,13 @@ class Units:
         """As `core`, for a write a machine failure may lose harmlessly (a lease)."""
         return await self._on_connection(lambda c: work(c, *args, **kwargs), durable=False)
 
+    async def read(
+        self, work: Callable[Concatenate[Connection, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """A lookup on a bare connection, which writes nothing: a route at RCPT, a body."""
+        with self._errors():
+            return await self.database.read(lambda c: work(c, *args, **kwargs))
+
     async def batch(self, work: Callable[[Connection], None]) -> None:
         """A group commit's unit: durable, on a bare connection."""
         await self.core(work)
@@ -62,8 +70,14 @@ class Units:
         except DBAPIError as exc:
             raise _explain(exc) from exc
         except OSError as exc:
-            where = self.database.url.render_as_string(hide_password=True)
-            raise StoreUnavailable(f"cannot reach the store at {where}: {exc}") from exc
+            raise StoreUnavailable(f"cannot reach the store at {self._where}: {exc}") from exc
+        except PoolTimeout as exc:
+            raise StoreUnavailable(f"no connection to the store at {self._where} came free "
+                                   "in time; is the database server overloaded?") from exc
+
+    @property
+    def _where(self) -> str:
+        return self.database.url.render_as_string(hide_password=True)
 
 
 def _explain(exc: DBAPIError) -> StoreUnavailable:
