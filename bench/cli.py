@@ -2,7 +2,8 @@
 
 Each cell (size x clients) runs against the bare sink (the issue's baseline),
 then the bare forwarder (`bench.forwarder`: aiosmtpd in, aiosmtplib out, nothing
-else; the ceiling for any relay built on them), then the relay.
+else; the ceiling for any relay built on them), then the relay on SQLite, then
+the same relay on a PostgreSQL database of the bench's own (`bench.postgres`).
 
 Everything runs in a temporary directory that is removed at the end; every
 child process is stopped with SIGTERM (then SIGKILL) on success, failure,
@@ -24,10 +25,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import message, world
 from bench.load import Limits, Target, burst, run_cell
+from bench.postgres import ADMIN_URL, BenchDatabase
 from bench.procs import (
     BenchError,
     Child,
@@ -39,7 +42,7 @@ from bench.procs import (
     wait_listening,
 )
 from bench.profile import Recorder, top
-from bench.report import KIB, MIB, Memory, Results, Row, size_name, to_json, to_text
+from bench.report import KIB, MIB, Memory, PgCell, Results, Row, size_name, to_json, to_text
 
 SIZES = (5 * KIB, 1 * MIB)
 CLIENTS = (1, 20)
@@ -73,6 +76,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=_sizes, default=SIZES, metavar="LIST",
                         help="message sizes, e.g. 5KiB,1MiB (the default)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS burst")
+    parser.add_argument("--no-postgres", action="store_true",
+                        help="skip the relay on PostgreSQL (else run beside SQLite when "
+                             "$RELAY_BENCH_POSTGRES_URL, default the local server, answers)")
     parser.add_argument("--profile", metavar="PATH", type=Path,
                         help="py-spy the relay during the load cells; raw stacks into PATH")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -126,14 +132,33 @@ def _default_workers() -> int | None:
     return QueueSettings().workers
 
 
-async def _load(args: argparse.Namespace, bare: Target, forwarder: Target, relay: Target,
-                results: Results, children: tuple[Child, Child], directory: Path) -> None:
-    await _warm_up(bare, "the bare sink", args.drain)
-    await _warm_up(forwarder, "the bare forwarder", args.drain)
-    await _warm_up(relay, "the relay", args.drain)
+@dataclass(frozen=True)
+class Targets:
+    bare: Target
+    forwarder: Target
+    relay: Target
+    pg: tuple[Target, BenchDatabase] | None  # the relay on PostgreSQL, if a server answered
+
+
+async def _pg_cell(target: Target, database: BenchDatabase, size: int, body: bytes,
+                   clients: int, limits: Limits) -> PgCell:
+    before = await database.usage()
+    cell = await run_cell(target, size, body, clients, limits)
+    after = await database.usage()
+    return PgCell(cell, after.sessions - before.sessions, after.server_cpu - before.server_cpu)
+
+
+async def _load(args: argparse.Namespace, targets: Targets, results: Results,
+                children: tuple[Child, ...], directory: Path) -> None:
+    await _warm_up(targets.bare, "the bare sink", args.drain)
+    await _warm_up(targets.forwarder, "the bare forwarder", args.drain)
+    await _warm_up(targets.relay, "the relay", args.drain)
+    if targets.pg is not None:
+        await _warm_up(targets.pg[0], "the relay on PostgreSQL", args.drain)
     recorder = None
     if args.profile is not None:
-        recorder = Recorder(relay.server_pid, args.profile.resolve(), directory / "py-spy.err")
+        recorder = Recorder(targets.relay.server_pid, args.profile.resolve(),
+                            directory / "py-spy.err")
         try:
             await recorder.start()
         except BenchError as exc:  # a report without a profile is still a report
@@ -145,20 +170,49 @@ async def _load(args: argparse.Namespace, bare: Target, forwarder: Target, relay
         for size in args.sizes:
             body = message.body(size)
             for clients in CLIENTS:
-                say(f"{size_name(size)}, clients={clients}: bare sink ...")
-                bare_cell = await run_cell(bare, size, body, clients, limits)
-                say(f"{size_name(size)}, clients={clients}: forwarder ...")
-                forwarder_cell = await run_cell(forwarder, size, body, clients, limits)
-                say(f"{size_name(size)}, clients={clients}: relay ...")
-                relay_cell = await run_cell(relay, size, body, clients, limits)
+                name = f"{size_name(size)}, clients={clients}"
+                say(f"{name}: bare sink ...")
+                bare_cell = await run_cell(targets.bare, size, body, clients, limits)
+                say(f"{name}: forwarder ...")
+                forwarder_cell = await run_cell(targets.forwarder, size, body, clients, limits)
+                say(f"{name}: relay ...")
+                relay_cell = await run_cell(targets.relay, size, body, clients, limits)
+                pg_cell = None
+                if targets.pg is not None:
+                    say(f"{name}: relay on PostgreSQL ...")
+                    pg_cell = await _pg_cell(*targets.pg, size, body, clients, limits)
                 for child in children:
                     if child.exited():
                         raise child.failure("died during the benchmark")
-                results.rows.append(Row(size, clients, bare_cell, forwarder_cell, relay_cell))
+                results.rows.append(
+                    Row(size, clients, bare_cell, forwarder_cell, relay_cell, pg_cell))
     finally:
         if recorder is not None:
             await recorder.stop()
             results.profile = top(recorder.path)
+
+
+async def _postgres_relay(
+    stack: AsyncExitStack, directory: Path, upstream: Sink, certs: world.Certificates,
+) -> tuple[Target, BenchDatabase, Child] | None:
+    """The relay on a fresh PostgreSQL database; None (and a word why) without a server."""
+    database = BenchDatabase()
+    try:
+        await database.create()
+    except BenchError as exc:
+        say(f"no PostgreSQL row: {exc}")
+        return None
+    stack.push_async_callback(database.drop)
+    port = free_port()
+    config = world.write_config(directory, port, upstream.port, certs, database.url, "relay-pg")
+    say(f"seeding the PostgreSQL store {database.name} through the CLI ...")
+    alias = await world.seed(config)
+    child = world.relay_process("relay-pg", directory, config)
+    await _started(stack, child, directory)
+    await wait_listening(child, port)
+    say(f"relay on PostgreSQL pid {child.pid} on 127.0.0.1:{port}")
+    target = Target(port, upstream, child.pid, world.SELLER, alias, _alive(child, upstream))
+    return target, database, child
 
 
 async def _memory(
@@ -200,7 +254,9 @@ async def run(args: argparse.Namespace, directory: Path) -> Results:
         "forwarder": "aiosmtpd, handle_DATA queues in memory and answers 250; worker tasks "
                      "with one kept aiosmtplib connection each (STARTTLS, AUTH) send upstream; "
                      "no store, parsing or fsync",
-        "store": "SQLite in a temporary directory",
+        "store": "SQLite in a temporary directory"
+                 + ("" if args.no_postgres else
+                    f"; beside it a database of its own on {_where(ADMIN_URL)}"),
     })
     async with AsyncExitStack() as stack:
         say(f"working in {directory}")
@@ -225,9 +281,15 @@ async def run(args: argparse.Namespace, directory: Path) -> Results:
                            alias, _alive(forwarder_child, upstream))
         relay = Target(port, upstream, relay_child.pid, world.SELLER, alias,
                        _alive(relay_child, upstream))
-        await _load(args, bare, forwarder, relay, results, (forwarder_child, relay_child),
-                    directory)
+        pg = None if args.no_postgres else await _postgres_relay(
+            stack, directory, upstream, certs)
+        children = (forwarder_child, relay_child) + (() if pg is None else (pg[2],))
+        targets = Targets(bare, forwarder, relay, None if pg is None else (pg[0], pg[1]))
+        await _load(args, targets, results, children, directory)
         results.relay_log = _relay_log(relay_child)
+        if pg is not None:
+            await pg[2].stop()
+            results.relay_log += _relay_log(pg[2])
         await forwarder_child.stop()
         results.forwarder_log = _forwarder_log(forwarder_child)
         await relay_child.stop()
@@ -236,6 +298,12 @@ async def run(args: argparse.Namespace, directory: Path) -> Results:
                 args, stack, directory, config, port, upstream, alias, results)
     results.elapsed = time.monotonic() - began
     return results
+
+
+def _where(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def main(argv: list[str] | None = None) -> int:

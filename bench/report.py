@@ -12,11 +12,37 @@ from bench.load import Cell
 KIB, MIB = 1024, 1024 * 1024
 RATIO_TARGET = 0.5  # relay >= 0.5x bare at 5 KiB with 20 clients
 RSS_TARGET = 3.0  # peak RSS <= 3x the bytes in flight
+PG_TARGET = 0.8  # relay on PostgreSQL >= 0.8x relay on SQLite at 5 KiB with 20 clients
 WIDTH = 100  # the text report's target width
 
 
 def _ratio(a: Cell, b: Cell) -> float:
     return a.rate / b.rate if b.rate > 0 else float("nan")
+
+
+def cpu_per_message(cell: Cell) -> float:
+    """Milliseconds of the server process's CPU per delivered message: steadier than msg/s."""
+    return cell.server_cpu * cell.seconds / cell.delivered * 1000 if cell.delivered else math.nan
+
+
+@dataclass(frozen=True)
+class PgCell:
+    """The relay on a PostgreSQL store, and what the database server did meanwhile."""
+
+    relay: Cell
+    sessions: int  # connections the relay opened to its database during the cell
+    server_cpu: float  # CPU seconds of the whole PostgreSQL server (all its databases)
+
+    @property
+    def sessions_per_message(self) -> float:
+        return self.sessions / self.relay.delivered if self.relay.delivered else math.nan
+
+    @property
+    def server_cpu_per_message(self) -> float:
+        """Milliseconds of PostgreSQL's CPU per delivered message."""
+        if not self.relay.delivered:
+            return math.nan
+        return self.server_cpu / self.relay.delivered * 1000
 
 
 @dataclass(frozen=True)
@@ -28,6 +54,7 @@ class Row:
     bare: Cell  # clients -> bare aiosmtpd sink
     forwarder: Cell  # clients -> bare forwarder -> upstream sink
     relay: Cell  # clients -> relay -> upstream sink
+    pg: PgCell | None = None  # clients -> relay on PostgreSQL -> upstream sink
 
     @property
     def ratio(self) -> float:
@@ -43,6 +70,11 @@ class Row:
     def relay_forwarder_ratio(self) -> float:
         """relay / forwarder: what the relay's own work costs on top of that."""
         return _ratio(self.relay, self.forwarder)
+
+    @property
+    def pg_ratio(self) -> float:
+        """relay on PostgreSQL / relay on SQLite."""
+        return math.nan if self.pg is None else _ratio(self.pg.relay, self.relay)
 
 
 @dataclass(frozen=True)
@@ -118,6 +150,13 @@ def checks(results: Results) -> list[Check]:
             "relay vs the bare forwarder (the ceiling for an aiosmtpd+aiosmtplib relay)", None,
             detail,
         ))
+    if row is not None and row.pg is not None:
+        out.append(Check(
+            f"relay on PostgreSQL >= {PG_TARGET:g}x relay on SQLite at 5 KiB, 20 clients",
+            row.pg_ratio >= PG_TARGET,
+            f"{row.pg.relay.rate:.1f} / {row.relay.rate:.1f} msg/s = {_x(row.pg_ratio)}; "
+            f"{row.pg.sessions_per_message:.3f} new connections per message",
+        ))
     for size in sorted({r.size for r in results.rows}):
         one, many = _find(results, size, 1), _find(results, size, 20)
         if one is not None and many is not None:
@@ -146,6 +185,16 @@ def _cell_json(cell: Cell) -> dict[str, Any]:
     return {k: (_number(v) if isinstance(v, float) else v) for k, v in asdict(cell).items()}
 
 
+def _pg_json(pg: PgCell | None) -> dict[str, Any] | None:
+    if pg is None:
+        return None
+    return {"relay": _cell_json(pg.relay), "sessions": pg.sessions,
+            "sessions_per_message": _number(pg.sessions_per_message),
+            "server_cpu": _number(pg.server_cpu),
+            "relay_cpu_ms_per_message": _number(cpu_per_message(pg.relay)),
+            "server_cpu_ms_per_message": _number(pg.server_cpu_per_message)}
+
+
 def to_json(results: Results) -> dict[str, Any]:
     m = results.memory
     return {
@@ -153,10 +202,13 @@ def to_json(results: Results) -> dict[str, Any]:
         "cells": [
             {"size": r.size, "clients": r.clients, "bare": _cell_json(r.bare),
              "forwarder": _cell_json(r.forwarder), "relay": _cell_json(r.relay),
+             "relay_cpu_ms_per_message": _number(cpu_per_message(r.relay)),
+             "pg": _pg_json(r.pg),
              "ratio": _number(r.ratio),  # relay / bare, as before
              "ratios": {"relay/bare": _number(r.ratio),
                         "forwarder/bare": _number(r.forwarder_ratio),
-                        "relay/forwarder": _number(r.relay_forwarder_ratio)}}
+                        "relay/forwarder": _number(r.relay_forwarder_ratio),
+                        "pg/sqlite": _number(r.pg_ratio)}}
             for r in results.rows
         ],
         "memory": None if m is None else {
@@ -196,13 +248,39 @@ def _ratio_text(value: float) -> str:
 
 
 def _cells(row: Row) -> tuple[tuple[str, Cell], ...]:
-    return (("bare", row.bare), ("forwarder", row.forwarder), ("relay", row.relay))
+    cells = (("bare", row.bare), ("forwarder", row.forwarder), ("relay", row.relay))
+    return cells if row.pg is None else (*cells, ("relay on PostgreSQL", row.pg.relay))
 
 
 def _target(check: Check) -> str:
     mark = "info" if check.ok is None else " OK " if check.ok else "FAIL"
     return textwrap.fill(f"[{mark}] {check.name}: {check.detail}", width=WIDTH,
                          initial_indent="  ", subsequent_indent=" " * 9)
+
+
+def _pg_table(results: Results) -> list[str]:
+    rows = [r for r in results.rows if r.pg is not None]
+    if not rows:
+        return []
+    lines = [
+        "",
+        f"{'size':>7} {'clients':>7} {'sqlite msg/s':>12} {'pg msg/s':>9} {'pg/sqlite':>9} "
+        f"{'relay cpu ms/msg':>16} {'pg server ms/msg':>16} {'new conn/msg':>12}",
+    ]
+    for r in rows:
+        assert r.pg is not None
+        cpu = f"{cpu_per_message(r.relay):.2f}/{cpu_per_message(r.pg.relay):.2f}"
+        lines.append(
+            f"{size_name(r.size):>7} {r.clients:>7} {r.relay.rate:>12.1f} "
+            f"{r.pg.relay.rate:>9.1f} {_ratio_text(r.pg_ratio):>9} {cpu:>16} "
+            f"{r.pg.server_cpu_per_message:>16.2f} {r.pg.sessions_per_message:>12.3f}"
+        )
+    lines += [
+        "  (the same relay on a PostgreSQL store of its own on 127.0.0.1; relay cpu: the relay",
+        "   process on SQLite/on PostgreSQL; pg server: every PostgreSQL process, all databases;",
+        "   new conn: connections opened to the store during the cell, per message delivered)",
+    ]
+    return lines
 
 
 def to_text(results: Results) -> str:
@@ -243,6 +321,7 @@ def to_text(results: Results) -> str:
         "  (cpu: share of one core used by the bare sink / the forwarder / the relay process;",
         "   client cpu: the same for the benchmark's client in each of the three runs)",
     ]
+    lines += _pg_table(results)
     m = results.memory
     if m is not None:
         lines += [

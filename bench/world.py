@@ -69,9 +69,13 @@ def _toml(value: object) -> str:
 
 def write_config(
     directory: Path, listen_port: int, upstream_port: int, certs: Certificates,
+    store_url: str | None = None, name: str = "relay",
 ) -> Path:
-    """A config for the relay as it is today; keys only where defaults would hinder."""
-    db = directory / "relay.db"
+    """A config for the relay as it is today; keys only where defaults would hinder.
+
+    The store is SQLite in `directory` unless `store_url` names another.
+    """
+    db = directory / f"{name}.db"
     tables: dict[str, dict[str, object]] = {
         "server": {
             "listen": f"127.0.0.1:{listen_port}",
@@ -79,7 +83,7 @@ def write_config(
             "max_connections": 200,
         },
         "aliases": {"domain": DOMAIN},
-        "store": {"url": f"sqlite+aiosqlite:///{db}"},
+        "store": {"url": store_url or f"sqlite+aiosqlite:///{db}"},
         "upstream": {
             "kind": "smtp", "host": "127.0.0.1", "port": upstream_port, "tls": "starttls",
             "username": USERNAME, "password_file": str(password_file(directory)),
@@ -96,7 +100,7 @@ def write_config(
         f"[{name}]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in table.items()) + "\n"
         for name, table in tables.items()
     )
-    path = directory / "relay.toml"
+    path = directory / f"{name}.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
