@@ -61,7 +61,8 @@ class Workers:
 
     async def run(self) -> None:
         """Register this process, deliver until stopped, then leave the store."""
-        await self._register()
+        if not await self._register():
+            return
         # The heartbeat outlives the loops: the last sends keep their leases to the end.
         loops_done = asyncio.Event()
         try:
@@ -72,14 +73,17 @@ class Workers:
             with contextlib.suppress(StoreError):  # then our leases run out by themselves
                 await self._heartbeat.deregister()
 
-    async def _register(self) -> None:
-        while True:
+    async def _register(self) -> bool:
+        """Until registered (True) or stopped (False): a store down at start is waited for."""
+        while not self._stopping.is_set():
             try:
                 await self._heartbeat.register()
-                return
-            except StoreError:
-                log.exception("delivery.register_failed")
-            await asyncio.sleep(POLL_SECONDS)
+                return True
+            except StoreError as exc:
+                log.warning("delivery.register_failed", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), POLL_SECONDS)
+        return False
 
     async def _loops(self, done: asyncio.Event) -> None:
         try:

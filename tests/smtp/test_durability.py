@@ -6,18 +6,16 @@ import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
 import aiosmtplib
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.smtp.conftest import BUYER, SELLER, Client, compose
 from tests.smtp.process import RelayProcess, free_port, write_config
-from tests.smtp.upstream import PASSWORD, USERNAME, Certificates, Upstream, UpstreamHandler
+from tests.smtp.upstream import PASSWORD, USERNAME, Certificates, Stalling, Upstream
 
 Spawn = Callable[[], Awaitable[RelayProcess]]
 
@@ -59,24 +57,6 @@ async def seed(relay: RelayProcess) -> str:
     alias: str = json.loads(await relay.cli("alias", "show", "--buyer", "b1", "--seller", "s1")
                             )["buyer_alias"]
     return alias
-
-
-@dataclass
-class Stalling(UpstreamHandler):
-    """An upstream that leaves every RCPT unanswered until `go` is set.
-
-    A relay killed meanwhile has claimed the messages and sent nothing past
-    RCPT: they must be delivered once, and soon, by whoever comes next.
-    """
-
-    go: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str,
-        options: list[str],
-    ) -> str:
-        await self.go.wait()
-        return await super().handle_RCPT(server, session, envelope, address, options)
 
 
 def stall(upstream: Upstream) -> Stalling:

@@ -66,6 +66,31 @@ class UpstreamHandler:
         return self.messages
 
 
+@dataclass
+class Stalling(UpstreamHandler):
+    """An upstream that leaves every RCPT unanswered until `go` is set.
+
+    A relay cut off or killed meanwhile has sent nothing past RCPT, so the
+    message is not delivered; `dropped` is set when a stalled session is cut.
+    """
+
+    go: asyncio.Event = field(default_factory=asyncio.Event)
+    stalled: asyncio.Event = field(default_factory=asyncio.Event)
+    dropped: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        options: list[str],
+    ) -> str:
+        self.stalled.set()
+        try:
+            await self.go.wait()
+        except asyncio.CancelledError:  # aiosmtpd cancels the handler when the client goes
+            self.dropped.set()
+            raise
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+
 def _authenticate(
     server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
 ) -> AuthResult:

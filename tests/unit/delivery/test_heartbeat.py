@@ -197,3 +197,16 @@ async def test_a_process_frees_at_once_what_a_dead_one_on_its_machine_held(
         living.kill()
         await living.wait()
 
+
+
+async def test_workers_wait_for_a_store_down_at_start_and_still_stop(
+    stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, _ = stores
+    cut_off(store, monkeypatch)
+    workers = workers_on(store, Upstream(), fast(store))
+    running = asyncio.create_task(workers.run())
+    await asyncio.sleep(0.5)  # registering fails, and is tried again
+    assert not running.done()
+    workers.stop()
+    await asyncio.wait_for(running, 2)

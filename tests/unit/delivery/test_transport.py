@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,14 @@ from relay.delivery.transport import (
     SmtpTransport,
     TemporaryFailure,
 )
-from tests.smtp.upstream import PASSWORD, USERNAME, Certificates, Upstream, make_certificates
+from tests.smtp.upstream import (
+    PASSWORD,
+    USERNAME,
+    Certificates,
+    Stalling,
+    Upstream,
+    make_certificates,
+)
 
 
 class TestOutbox:
@@ -77,6 +85,26 @@ class TestSmtp:
                                                                 "b@c.example", MESSAGE)
         finally:
             await upstream.stop()
+
+    async def test_a_send_cut_off_closes_its_connection(self, certificates: Certificates,
+                                                        tmp_path: Path) -> None:
+        """A worker whose lease may end cancels the send: the upstream must see it go."""
+        upstream = Upstream(certificates)
+        upstream.handler = stalling = Stalling()
+        await upstream.start()
+        try:
+            transport = smtp(upstream.port, certificates, tmp_path)
+            sending = asyncio.create_task(transport.send("a@relay.example", "b@c.example",
+                                                         MESSAGE))
+            await asyncio.wait_for(stalling.stalled.wait(), 5)
+            sending.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sending
+            await asyncio.wait_for(stalling.dropped.wait(), 2)
+            await transport.close()
+        finally:
+            await upstream.stop()
+        assert upstream.handler.messages == []
 
     @pytest.mark.parametrize(("where", "reply", "kind"), [
         ("rcpt", "550 5.1.1 no such user", PermanentFailure),
