@@ -21,9 +21,10 @@ class Acceptor:
         self._key = verp_key
         self._wake = wake
 
-    async def __call__(self, tx: Transaction) -> None:
+    async def __call__(self, tx: Transaction, *, deliver: bool) -> None:
+        """Commit `tx`; `deliver=False` archives it only (a consumed message)."""
         assert tx.route is not None
-        assert tx.delivered is not None or tx.consumed
+        assert tx.delivered is not None or not deliver
         if tx.route.kind == "bounce":
             await self._report(tx)
             return
@@ -40,14 +41,14 @@ class Acceptor:
             received=tx.received,
             delivered=tx.delivered or b"",
             envelope_from=bounce_address(tx.id, self._domain, self._key),
-            deliver=not tx.consumed,
+            deliver=deliver,
         )
         # The parsed tree can be larger than the message; nothing needs it past here,
         # and the commit may wait for others in its group.
         tx.message = None
         del message
         await self._store.accept(accepted)
-        if not tx.consumed:
+        if deliver:
             self._wake()
 
     async def _report(self, tx: Transaction) -> None:

@@ -25,12 +25,14 @@ from relay.delivery.heartbeat import Heartbeat
 from relay.delivery.reports import BounceReport
 from relay.delivery.transport import Transport, create_transport
 from relay.delivery.worker import Workers
-from relay.front import Connections, Front, protocol_factory, server_tls_context
+from relay.intake import Intake
 from relay.pipeline import Pipeline, Step
 from relay.policy.automatic import Automatic
 from relay.policy.loop import HopLimit
 from relay.policy.recipient import Recipient
 from relay.policy.sender import EnvelopeSender, HeaderSender
+from relay.smtp.handler import Handler
+from relay.smtp.server import Connections, protocol_factory, server_tls_context
 from relay.store import Store
 
 log = structlog.get_logger("relay.app")
@@ -42,14 +44,26 @@ DRAIN_SECONDS = 30.0
 def build_pipeline(
     settings: Settings, store: Store, bouncer: Bouncer, verp_key: bytes
 ) -> Pipeline:
-    """The whole policy in one screen: what runs, in order, for each kind of mail."""
-    domain = settings.aliases.domain
-    between_parties: tuple[Step, ...] = (
-        HopLimit(settings.server.max_hops),
+    """The whole policy in one screen: what runs, in order, for each kind of mail.
+
+    Threading comes early: what a message answers decides later steps (opt-out,
+    cases), and the rewrite only uses what it found.
+    """
+    domain, hostname = settings.aliases.domain, settings.server.hostname
+    max_hops = settings.server.max_hops
+    seller_to_buyer: tuple[Step, ...] = (
+        HopLimit(max_hops),
         HeaderSender(),
-        Automatic(),
         Threading(store.messages),
-        Rewrite(domain, settings.server.hostname),
+        Automatic(),
+        Rewrite(domain, hostname),
+    )
+    buyer_to_seller: tuple[Step, ...] = (
+        HopLimit(max_hops),
+        HeaderSender(),
+        Threading(store.messages),
+        Automatic(),
+        Rewrite(domain, hostname),
     )
     return Pipeline(
         rcpt=(
@@ -57,10 +71,10 @@ def build_pipeline(
             EnvelopeSender(store.directory),
         ),
         data={
-            "seller-to-buyer": between_parties,
-            "buyer-to-seller": between_parties,
-            "admin": (HopLimit(settings.server.max_hops), Passthrough(settings.server.hostname)),
-            "bounce": (HopLimit(settings.server.max_hops), BounceReport(bouncer)),
+            "seller-to-buyer": seller_to_buyer,
+            "buyer-to-seller": buyer_to_seller,
+            "admin": (HopLimit(max_hops), Passthrough(hostname)),
+            "bounce": (HopLimit(max_hops), BounceReport(bouncer)),
         },
     )
 
@@ -74,7 +88,7 @@ class Relay:
                                settings.aliases.domain)
         self.workers = Workers(self.store.queue, self.transport, settings.queue, self.bouncer,
                                Heartbeat(self.store.processes))
-        self.front: Front | None = None
+        self.front: Handler | None = None
         self.connections = Connections(settings.server.max_connections)
         self._server: asyncio.Server | None = None
         self._factory: Callable[[], asyncio.Protocol] = _not_serving
@@ -93,8 +107,9 @@ class Relay:
         self._server = await _listen(lambda: self._factory(), s.address)
         verp_key = await self.store.secrets.key("verp")
         accept = Acceptor(self.store.messages, domain, verp_key, self.workers.wake)
-        self.front = Front(build_pipeline(self.settings, self.store, self.bouncer, verp_key),
-                           accept)
+        pipeline = build_pipeline(self.settings, self.store, self.bouncer, verp_key)
+        self.intake = Intake(pipeline, accept, self.store.directory)
+        self.front = Handler(self.intake)
         self._factory = protocol_factory(
             self.front,
             self.connections,

@@ -36,7 +36,6 @@ class Transaction:
     references: list[str] = field(default_factory=list)
     parent_id: str | None = None
     delivered: bytes | None = None
-    consumed: bool = False  # kept on record, not passed on (auto-replies, receipts)
     about: str | None = None  # for a bounce at a VERP address: the message it reports on
     notice: QueuedNotice | None = None  # the notice a reported bounce makes for its sender
 

@@ -1,7 +1,8 @@
 """The message path as data: which steps run, in order, for each kind of mail.
 
-A step is any awaitable callable taking the Transaction; it stops the message by
-raising `Refused` or `Deferred` (relay.replies). The tuples are built in
+A step is any awaitable callable taking the Transaction. It stops the message by
+raising, never by a flag: `Refused` or `Deferred` to refuse it, `Consumed` to keep
+it on record without passing it on (relay.replies). The tuples are built in
 `relay.app` from Settings, so what runs is visible in one place.
 """
 
@@ -30,5 +31,3 @@ class Pipeline:
 async def run(steps: Sequence[Step], tx: Transaction) -> None:
     for step in steps:
         await step(tx)
-        if tx.consumed:
-            return

@@ -1,6 +1,6 @@
-"""The reply vocabulary: every SMTP code relay sends, and the exceptions that carry them.
+"""The reply vocabulary: every SMTP code relay sends, and the exceptions that stop a message.
 
-Only the SMTP front and the CLI turn these into text; steps raise them.
+Only the fronts (SMTP, CLI) turn these into text; steps raise them.
 """
 
 from __future__ import annotations
@@ -42,8 +42,14 @@ class Deferred(Exception):
         self.reply = reply
 
 
-S221_BYE = Reply(221, "2.0.0", "Bye")
-S250_OK = Reply(250, "2.0.0", "OK")
+class Consumed(Exception):
+    """The message is kept on record but not passed on (auto-replies, receipts, reports).
+
+    Raised by a step the way a refusal is; intake archives the message without
+    queueing it, and the sender still hears 250 (RFC 3834 §2: no bounce to a robot).
+    """
+
+
 S250_SENDER_OK = Reply(250, "2.1.0", "Sender OK")
 S250_RCPT_OK = Reply(250, "2.1.5", "Recipient OK")
 S250_KEPT = Reply(
@@ -54,7 +60,6 @@ S250_QUEUED = Reply(250, "2.0.0", "Message accepted for delivery")
 S421_TIMEOUT = Reply(421, "4.4.2", "Closing the connection: it was idle for too long")
 S421_TOO_MANY = Reply(421, "4.7.0", "Too many connections at once, please try again later")
 S421_SHUTTING_DOWN = Reply(421, "4.3.2", "The relay is restarting, please try again shortly")
-S450_QUOTA = Reply(450, "4.7.1", "The daily sending limit has been reached")
 S451_INTERNAL = Reply(451, "4.3.0", "A temporary problem on our side, please try again later")
 S452_ONE_ALIAS = Reply(
     452, "4.5.3",

@@ -6,6 +6,7 @@ from email.message import EmailMessage
 
 from relay.delivery.bounces import Bouncer
 from relay.message import Transaction
+from relay.replies import Consumed
 
 _STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
 
@@ -37,4 +38,4 @@ class BounceReport:
             tx.notice = await self._bouncer.notice_for(tx.about, status, diagnostic)
         except ValueError:
             tx.notice = None  # a notice that would show a hidden address is never sent
-        tx.consumed = True
+        raise Consumed

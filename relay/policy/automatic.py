@@ -10,6 +10,7 @@ import re
 from email.message import EmailMessage
 
 from relay.message import Transaction, header_text
+from relay.replies import Consumed
 
 _KEYWORD = re.compile(r"[\s;(]")
 
@@ -40,6 +41,8 @@ def is_automatic(message: EmailMessage) -> bool:
 
 
 class Automatic:
+    """Stops machine-made mail with `Consumed`: archived, answered 250, never delivered."""
+
     async def __call__(self, tx: Transaction) -> None:
         if is_automatic(tx.parsed):
-            tx.consumed = True
+            raise Consumed

@@ -23,7 +23,6 @@ _KEEP = len(_MARK)  # bytes left in the buffer when discarding, in case a mark s
 @dataclass(frozen=True)
 class Data:
     content: bytes | None  # None: over the size limit or a line too long; nothing kept
-    too_big: bool = False
     line_too_long: bool = False
 
 
@@ -78,7 +77,7 @@ async def _read(reader: asyncio.StreamReader, cap: int, line_limit: int) -> Data
         at_line_start = not at_line_start and piece.endswith(b"\r\n")
     del piece
     if too_big:
-        return Data(None, too_big=True)
+        return Data(None)
     raw = b"".join(parts)  # mostly one read, one piece: no copy
     parts.clear()
     end = len(raw) - 3  # every way out leaves the mark's ".\r\n" last

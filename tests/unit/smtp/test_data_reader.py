@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.data_reader import Data, read_data
+from relay.smtp.data_reader import Data, read_data
 
 LINE_LIMIT = 1001
 
@@ -74,7 +74,7 @@ class TestReadData:
     async def test_too_much_mail_is_read_to_the_mark_and_dropped(self) -> None:
         body = b"x" * 70 + b"\r\n"
         data, rest = await _read(body * 100, b".\r\nQUIT\r\n", size_limit=1000)
-        assert (data.content, data.too_big, rest) == (None, True, b"QUIT\r\n")
+        assert (data.content, data.line_too_long, rest) == (None, False, b"QUIT\r\n")
 
     async def test_exactly_the_limit_is_accepted(self) -> None:
         body = b"x" * 998 + b"\r\n"

@@ -1,0 +1,92 @@
+"""The message path without a socket: a route's steps, then the 250 boundary.
+
+The SMTP front, `relay send` and the HTTP API all hand their messages to one
+`Intake`, so every message passes the same policy and content rules. Only the
+proof of who is sending differs: SMTP mail passes the RCPT steps (the recipient
+and the envelope sender checks); a submission without SMTP names its party, and
+the front that calls `submit` vouches for it (the operator, an API key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from relay import replies
+from relay.message import Transaction, has_bare_line_ending, new_id
+from relay.pipeline import Pipeline, run
+from relay.ports import RouteLookup
+from relay.replies import Consumed, Deferred, Refused
+
+log = structlog.get_logger("relay.intake")
+
+
+class Accept(Protocol):
+    """The 250 boundary (relay.accept.Acceptor)."""
+
+    async def __call__(self, tx: Transaction, *, deliver: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An accepted message: queued for delivery, or only kept on record (consumed)."""
+
+    id: str
+    queued: bool
+
+
+class Intake:
+    def __init__(self, pipeline: Pipeline, accept: Accept, routes: RouteLookup) -> None:
+        self._pipeline = pipeline
+        self._accept = accept
+        self._routes = routes
+
+    async def recipient(self, tx: Transaction, address: str) -> None:
+        """Decide on one RCPT address; a refused one leaves `tx.route` as it was.
+
+        Raises Refused or Deferred; on return `tx.route` is where the mail goes.
+        """
+        tx.candidate = address
+        previous = tx.route
+        try:
+            await run(self._pipeline.rcpt, tx)
+        except (Refused, Deferred):
+            tx.route = previous
+            raise
+
+    async def data(self, tx: Transaction) -> Outcome:
+        """Run the DATA steps for `tx.route`'s kind, then commit: Refused/Deferred or an Outcome."""
+        route = tx.route
+        assert route is not None, "a route is decided before the message is read"
+        if has_bare_line_ending(tx.received):
+            raise Refused(replies.S550_BARE_LINE_ENDING)
+        try:
+            await run(self._pipeline.data[route.kind], tx)
+        except Consumed:
+            queued = False
+        else:
+            queued = True
+        await self._accept(tx, deliver=queued)
+        log.info("data.accepted", kind=route.kind, size=len(tx.received), queued=queued)
+        return Outcome(tx.id, queued)
+
+    async def submit(self, alias: str, data: bytes, *, party: str, sender: str,
+                     origin: str) -> Outcome:
+        """A message from `party` (a seller or buyer id) to `alias`, submitted without SMTP.
+
+        `sender` is the party's address that delivery notices go to; it must be
+        one of the party's own. `origin` says who submitted it, for the logs
+        (the way the peer does for SMTP). `data` is the message with CRLF lines.
+        """
+        route = await self._routes.route(alias)
+        if route is None or route.direction is None:
+            raise Refused(replies.S550_UNKNOWN_ALIAS)
+        writer = route.seller_id if route.direction == "seller-to-buyer" else route.buyer_id
+        if party != writer or sender.lower() not in route.sender_addresses:
+            raise Refused(replies.S550_NOT_AUTHORISED)
+        tx = Transaction(id=new_id(), peer=origin, mail_from=sender.lower(), route=route,
+                         received=data)
+        with structlog.contextvars.bound_contextvars(tx=tx.id):
+            return await self.data(tx)

@@ -1,0 +1,1 @@
+"""The SMTP front: hooks into intake calls (handler), aiosmtpd overrides (protocol), listening."""

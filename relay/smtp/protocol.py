@@ -1,0 +1,177 @@
+"""aiosmtpd's SMTP with relay's session limits, DATA reader, reply wording and refusal log.
+
+Every method here overrides an aiosmtpd internal, so each says which aiosmtpd
+it was written against; pyproject.toml bounds the version so that an upgrade
+is a deliberate change, made after reading these against the new source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
+from typing import Any, AnyStr, Protocol
+
+import structlog
+from aiosmtpd.smtp import SMTP, Envelope
+
+from relay import replies
+from relay.message import Transaction, new_id
+from relay.replies import Reply
+from relay.smtp.data_reader import read_data
+
+log = structlog.get_logger("relay.smtp")
+
+# aiosmtpd's own fixed replies, reworded with enhanced codes (RFC 3463).
+_AIOSMTPD_REPLIES = {
+    "552 Error: Too much mail data": str(replies.S552_TOO_BIG),
+    "552 Error: message size exceeds fixed maximum message size": str(replies.S552_TOO_BIG),
+}
+
+
+class RelayEnvelope(Envelope):
+    """aiosmtpd's envelope, carrying our Transaction from MAIL to DATA.
+
+    `tx_id` is given when the envelope is made, before MAIL, so that every log
+    line of a session, a refused MAIL included, names the transaction it is in.
+    """
+
+    def __init__(self, tx_id: str) -> None:
+        super().__init__()
+        self.tx_id = tx_id
+        self.tx: Transaction | None = None
+
+
+class Sessions(Protocol):
+    """Connection accounting (relay.smtp.server.Connections)."""
+
+    def admit(self, session: RelaySMTP) -> bool: ...
+    def discard(self, session: RelaySMTP) -> None: ...
+
+
+class RelaySMTP(SMTP):
+    def __init__(self, handler: Any, sessions: Sessions, **kwargs: Any) -> None:
+        self._sessions = sessions
+        self._turned_away = False
+        super().__init__(handler, **kwargs)
+
+    def _create_envelope(self) -> RelayEnvelope:
+        """Written against aiosmtpd 1.4.6, which calls it at connect, RSET, STARTTLS and after DATA.
+
+        An envelope that never saw MAIL passes its id on, so a session's resets
+        before its first transaction do not use up ids.
+        """
+        previous = self.envelope
+        if isinstance(previous, RelayEnvelope) and previous.tx is None:
+            tx_id = previous.tx_id
+        else:
+            tx_id = new_id()
+            structlog.contextvars.bind_contextvars(tx=tx_id)
+        return RelayEnvelope(tx_id)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Written against aiosmtpd 1.4.6; it runs again on the same session after STARTTLS."""
+        first = self.transport is None
+        if first and not self._sessions.admit(self):
+            self._turned_away = True
+            assert isinstance(transport, asyncio.WriteTransport)
+            _refused(replies.S421_TOO_MANY)
+            transport.write(f"{replies.S421_TOO_MANY}\r\n".encode())
+            transport.close()
+            return
+        # aiosmtpd starts the session's task in here: what is bound now, it inherits.
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        """Written against aiosmtpd 1.4.6, whose own needs the session a turned-away one lacks."""
+        if self._turned_away:
+            return
+        self._sessions.discard(self)
+        super().connection_lost(error)
+
+    def _timeout_cb(self) -> None:
+        """Written against aiosmtpd 1.4.6, which closes silently: RFC 5321 §4.2 wants a 421."""
+        self._say_and_close(replies.S421_TIMEOUT)
+
+    async def push(self, status: AnyStr) -> None:
+        """Written against aiosmtpd 1.4.6, which writes every reply through here.
+
+        So every refusal, aiosmtpd's own included (syntax, SIZE, too much data),
+        is logged here, once, with the reply it got.
+        """
+        if isinstance(status, str):
+            status = _AIOSMTPD_REPLIES.get(status, status)
+            if status[:1] in ("4", "5"):
+                log.info("smtp.refused", code=int(status[:3]), reply=status)
+        await super().push(status)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd 1.4.6's own, less the typing.Protocol class it defines on every call.
+
+        Making that class cost more than parsing the address, twice per message.
+        """
+        if not arg:
+            return "", ""
+        try:
+            parse = get_angle_addr if arg.lstrip().startswith("<") else get_addr_spec
+            address, rest = parse(arg)
+        except HeaderParseError:
+            return None, None
+        addr: str = address.addr_spec
+        localpart = addr.rpartition("@")[0]
+        if self.local_part_limit and len(localpart) > self.local_part_limit:
+            return None, None
+        return addr, rest
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd 1.4.6's DATA with the body read in large pieces (see data_reader).
+
+        Replies, limits and the handler call are aiosmtpd's own.
+        """
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            data = await read_data(self._reader, self.data_size_limit, self.line_length_limit)
+        except asyncio.CancelledError:
+            self._writer.close()  # the connection went away mid-DATA
+            raise
+        except asyncio.IncompleteReadError:
+            self._writer.close()
+            return
+        if data.content is None:
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)" if data.line_too_long
+                            else "552 Error: Too much mail data")
+            return
+        self.envelope.content = self.envelope.original_content = data.content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push(status)
+
+    @property
+    def in_transaction(self) -> bool:
+        return isinstance(self.envelope, RelayEnvelope) and self.envelope.tx is not None
+
+    def close_idle(self) -> None:
+        """Say goodbye to a client with no transaction in progress (shutdown)."""
+        self._say_and_close(replies.S421_SHUTTING_DOWN)
+
+    def _say_and_close(self, reply: Reply) -> None:
+        transport = self.transport
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            _refused(reply)
+            transport.write(f"{reply}\r\n".encode())
+            transport.close()
+
+
+def _refused(reply: Reply) -> None:
+    """The log line for a reply written straight to the transport, not through push."""
+    log.info("smtp.refused", code=reply.code, reply=str(reply))
