@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -15,10 +16,14 @@ from relay.config import QueueSettings
 from relay.delivery import worker
 from relay.delivery.bounces import Bouncer
 from relay.delivery.heartbeat import Heartbeat, identity
+from relay.delivery.transport import Transport
 from relay.delivery.worker import Workers
 from relay.errors import StoreUnavailable
 from relay.model import ProcessIdentity, QueueItem
 from relay.store import Store
+from tests.smtp.upstream import Certificates, Stalling, make_certificates
+from tests.smtp.upstream import Upstream as SmtpSink
+from tests.unit.delivery.test_transport import smtp
 from tests.unit.store.test_queue import accept
 
 LEASE, MARGIN = 1.5, 0.3
@@ -71,7 +76,7 @@ async def stores(store_url: str) -> AsyncIterator[tuple[Store, Store]]:
     await other.close()
 
 
-def workers_on(store: Store, transport: Upstream, heartbeat: Heartbeat) -> Workers:
+def workers_on(store: Store, transport: Transport, heartbeat: Heartbeat) -> Workers:
     return Workers(store.queue, transport, QueueSettings(workers=1),
                    Bouncer(store.notices, "mx.relay.example", DOMAIN), heartbeat)
 
@@ -144,6 +149,41 @@ async def test_a_process_cut_off_from_the_store_stops_sending_before_its_lease_e
         await running
     assert transport.started == [b"first"]  # nothing more began once cut off
     assert sorted((d.message_id, d.attempts) for d in taken) == [("m1", 2), ("m2", 2)]
+
+
+async def test_a_send_cut_off_reaches_the_upstream_once_from_the_next_holder(
+    stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """The whole path over real SMTP: cut off before its final dot, the message is
+    dropped by the upstream, and the process that takes the entry over sends it once."""
+    store, other = stores
+    await accept(store, "m1", b"Subject: once\r\n\r\nonce\r\n")
+    certificates: Certificates = make_certificates(tmp_path)
+    sink = SmtpSink(certificates)
+    sink.handler = stalled = Stalling()
+    await sink.start()
+    transports = [smtp(sink.port, certificates, tmp_path) for _ in range(2)]
+    cut = workers_on(store, transports[0], fast(store))
+    cut_running = asyncio.create_task(cut.run())
+    taker = workers_on(other, transports[1], fast(other))
+    try:
+        await asyncio.wait_for(stalled.stalled.wait(), 5)
+        cut_off(store, monkeypatch)
+        await asyncio.wait_for(stalled.dropped.wait(), LEASE + 1)  # cut off, connection closed
+        stalled.go.set()
+        await asyncio.sleep(MARGIN)  # the lease runs out in the store
+        taker_running = asyncio.create_task(taker.run())
+        await stalled.wait_for(1, seconds=LEASE + 3)
+        await asyncio.sleep(0.5)
+        taker.stop()
+        await taker_running
+    finally:
+        cut.stop()
+        await cut_running
+        for transport in transports:
+            await transport.close()
+        await sink.stop()
+    assert [m.data.endswith(b"once\r\n") for m in stalled.messages] == [True]
 
 
 async def test_what_a_silent_process_held_is_delivered_by_another_within_a_lease(
