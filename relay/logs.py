@@ -12,7 +12,16 @@ import structlog
 
 from relay.config import LoggingSettings
 
-_ADDRESS = re.compile(r"([A-Za-z0-9._%+\-=]+)@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
+# An address in any form a log field may carry it: a quoted local part, or one with
+# %-hacks and !-paths in it (RFC 5322 atext, which admits both), at a host name or
+# an address literal. In a source route (`@a,@b:user@c`) it matches `user@c`.
+_ADDRESS = re.compile(
+    r"(\"(?:[^\"\\]|\\.)*\"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+)"
+    r"@(\[[^\]\s]*\]|[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*)"
+)
+# What the relay's own aliases and role addresses look like; anything else at our
+# domain (`victim%gmail.com@`, `host!victim@`) names someone, so it is masked too.
+_OWN_LOCAL = re.compile(r"[A-Za-z0-9._+=\-]+")
 
 
 class MaskAddresses:
@@ -26,7 +35,7 @@ class MaskAddresses:
 
     def _mask(self, match: re.Match[str]) -> str:
         local, domain = match[1], match[2]
-        if domain.lower() == self._domain:
+        if domain.lower() == self._domain and _OWN_LOCAL.fullmatch(local):
             return match[0]
         return f"{local[:1]}***@{domain}"
 
@@ -39,22 +48,27 @@ class MaskAddresses:
         return event_dict
 
 
-def configure(settings: LoggingSettings, relay_domain: str) -> None:
-    level = getattr(logging, settings.level.upper())
-    processors: list[Any] = [
+def processors(settings: LoggingSettings, relay_domain: str) -> list[Any]:
+    """The processor chain, from the bound context to the rendered line."""
+    chain: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
     ]
     if not settings.show_addresses:
-        processors.append(MaskAddresses(relay_domain))
+        chain.append(MaskAddresses(relay_domain))
     if settings.format == "json":
-        processors.append(structlog.processors.JSONRenderer())
+        chain.append(structlog.processors.JSONRenderer())
     else:
-        processors.append(structlog.dev.ConsoleRenderer(colors=False))
+        chain.append(structlog.dev.ConsoleRenderer(colors=False))
+    return chain
+
+
+def configure(settings: LoggingSettings, relay_domain: str) -> None:
+    level = getattr(logging, settings.level.upper())
     structlog.configure(
-        processors=processors,
+        processors=processors(settings, relay_domain),
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,

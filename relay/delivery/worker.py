@@ -143,7 +143,8 @@ class Workers:
             if not self._leases.fresh(delivery.queue_id):
                 # The heartbeat has not reached the store for a while: send nothing
                 # more that might outlast our leases. Others take these when they end.
-                log.warning("delivery.cut_off", tx=delivery.message_id, left=len(claimed) - n)
+                with structlog.contextvars.bound_contextvars(tx=delivery.message_id):
+                    log.warning("delivery.cut_off", left=len(claimed) - n)
                 await self._give_back(claimed[n:])
                 return
             try:
@@ -165,23 +166,28 @@ class Workers:
                 await self._store.release(deliveries)
 
     async def deliver(self, delivery: Delivery, data: bytes) -> None:
-        bound = log.bind(tx=delivery.message_id, attempt=delivery.attempts)
+        # Every line about this delivery, the store's and the notice's too, names it.
+        with structlog.contextvars.bound_contextvars(tx=delivery.message_id,
+                                                     attempt=delivery.attempts):
+            await self._deliver(delivery, data)
+
+    async def _deliver(self, delivery: Delivery, data: bytes) -> None:
         try:
             async with self._leases.guard(delivery.queue_id):
                 await self._transport.send(delivery.envelope_from, delivery.recipient, data)
         except LeaseLost:
             # Cut off before another process may claim it; what the upstream got of
             # it is discarded unless it had the final dot (the duplicate window).
-            bound.warning("delivery.lease_lost")
+            log.warning("delivery.lease_lost")
         except TemporaryFailure as failure:
             await self._retry_or_give_up(delivery, str(failure))
         except PermanentFailure as failure:
-            bound.warning("delivery.failed", error=str(failure))
+            log.warning("delivery.failed", error=str(failure))
             await self._give_up(delivery, str(failure), enhanced_status(str(failure), "5.0.0"))
         else:
             # The one duplicate window: upstream said 250, this commit has not happened yet.
             await self._store.delivered(delivery)
-            bound.info("delivery.done")
+            log.info("delivery.done")
 
     async def _retry_or_give_up(self, delivery: Delivery, error: str) -> None:
         now = datetime.now(UTC)
@@ -189,13 +195,12 @@ class Workers:
         delay = backoff[min(delivery.attempts - 1, len(backoff) - 1)]
         when = now + timedelta(seconds=delay)
         if when - delivery.created_at > timedelta(seconds=self._settings.max_age):
-            log.warning("delivery.expired", tx=delivery.message_id, error=error)
+            log.warning("delivery.expired", error=error)
             # RFC 3463 4.4.7: delivery time expired.
             await self._give_up(delivery, f"gave up after {delivery.attempts} tries: {error}",
                                 "4.4.7")
             return
-        log.info("delivery.deferred", tx=delivery.message_id, error=error,
-                 retry_at=when.isoformat())
+        log.info("delivery.deferred", error=error, retry_at=when.isoformat())
         await self._store.retry_at(delivery, when, error)
 
     async def _give_up(self, delivery: Delivery, error: str, status: str) -> None:
@@ -203,9 +208,9 @@ class Workers:
             notice = await self._bouncer.notice_for(delivery.message_id, status, f"smtp; {error}")
         except ValueError:
             # build_notice refuses a notice that would show a hidden address: better none.
-            log.exception("notice.refused", about=delivery.message_id)
+            log.exception("notice.refused")
             notice = None
         await self._store.failed(delivery, error, notice)
         if notice is not None:
-            log.info("notice.queued", tx=notice.message_id, about=delivery.message_id)
+            log.info("notice.queued", notice=notice.message_id)
             self.wake()

@@ -126,7 +126,8 @@ class RelaySMTP(SMTP):
     async def smtp_DATA(self, arg: str) -> None:
         """aiosmtpd 1.4.6's DATA with the body read in large pieces (see data_reader).
 
-        Replies, limits and the handler call are aiosmtpd's own.
+        Replies, limits and the handler call are aiosmtpd's own; the state is reset
+        after the reply, not before it.
         """
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
@@ -147,14 +148,15 @@ class RelaySMTP(SMTP):
             self._writer.close()
             return
         if data.content is None:
-            self._set_post_data_state()  # type: ignore[no-untyped-call]
-            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)" if data.line_too_long
-                            else "552 Error: Too much mail data")
-            return
-        self.envelope.content = self.envelope.original_content = data.content
-        status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()  # type: ignore[no-untyped-call]
+            status = ("500 Line too long (see RFC5321 4.5.3.1.6)" if data.line_too_long
+                      else "552 Error: Too much mail data")
+        else:
+            self.envelope.content = self.envelope.original_content = data.content
+            status = await self._call_handler_hook("DATA")
+        # The reply first, while the transaction's id is still bound; the next
+        # command is read only after this returns, so the client sees no difference.
         await self.push(status)
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
 
     @property
     def in_transaction(self) -> bool:
