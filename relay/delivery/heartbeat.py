@@ -118,8 +118,8 @@ def alive(process: ProcessIdentity) -> bool:
     except PermissionError:
         return True  # another user's: we cannot look further
     stat = _stat(process.pid)
-    if stat is None:
-        return True  # hidden from us (/proc mounted with hidepid)
+    if stat is None or process.pid_started is None:
+        return True  # hidden from us (/proc mounted with hidepid), or never known
     state, started = stat
     return state not in ("Z", "X") and started == process.pid_started
 

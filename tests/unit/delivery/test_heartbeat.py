@@ -6,7 +6,9 @@ Leases here last 1.5 s instead of 30 s; everything else is the real store.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 from relay.config import QueueSettings
 from relay.delivery import worker
 from relay.delivery.bounces import Bouncer
-from relay.delivery.heartbeat import Heartbeat, identity
+from relay.delivery.heartbeat import Heartbeat, alive, identity
 from relay.delivery.transport import Transport
 from relay.delivery.worker import Workers
 from relay.errors import StoreUnavailable
@@ -250,3 +252,15 @@ async def test_workers_wait_for_a_store_down_at_start_and_still_stop(
     assert not running.done()
     workers.stop()
     await asyncio.wait_for(running, 2)
+
+
+async def test_a_process_is_taken_for_dead_only_when_surely_gone() -> None:
+    me = identity(os.getpid())
+    child = await asyncio.create_subprocess_exec("sleep", "60")
+    running = identity(child.pid)
+    child.kill()
+    await child.wait()
+    assert alive(me)
+    assert alive(replace(me, pid_started=None))  # start time unknown: cannot tell
+    assert not alive(replace(me, pid_started=(me.pid_started or 0) + 1))  # PID reused
+    assert not alive(running)  # gone
