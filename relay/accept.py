@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from relay.addresses import normalise_address, relay_message_id
+from relay.addresses import message_ids, normalise_address, relay_message_id
 from relay.delivery.verp import bounce_address
-from relay.message import Transaction, header_text, message_ids
+from relay.message import Transaction, header_text
 from relay.model import Accepted
 from relay.ports import Acceptance
 

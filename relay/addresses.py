@@ -1,8 +1,9 @@
-"""Pure address helpers: alias generation, normalisation, and spotting relaying tricks."""
+"""Pure address helpers: aliases, normalisation, relaying tricks, and Message-IDs (one of each)."""
 
 from __future__ import annotations
 
 import math
+import re
 import secrets
 from email.headerregistry import Address
 from email.utils import getaddresses
@@ -12,6 +13,8 @@ from email.utils import getaddresses
 ALIAS_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 MIN_ENTROPY_BITS = 60
 _BITS_PER_CHAR = math.log2(len(ALIAS_ALPHABET))
+# RFC 5322 §3.6.4: a msg-id is printable ASCII in angle brackets, none inside.
+MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")
 
 
 def local_part_length(total_length: int, domain: str) -> int:
@@ -80,6 +83,11 @@ def format_address(display_name: str, address: str) -> str:
 
 
 def relay_message_id(message_id: str, domain: str) -> str:
-    """The Message-ID the relay gives the delivered copy."""
+    """The Message-ID the relay gives a message it sends (a delivered copy, a notice)."""
     return f"<{message_id}@{domain}>"
+
+
+def message_ids(value: str | None) -> list[str]:
+    """The `<id>` tokens of a Message-ID, In-Reply-To or References value."""
+    return MESSAGE_ID.findall(value or "")
 

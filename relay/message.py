@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass, field
 from email import policy
+from email.errors import HeaderParseError
 from email.feedparser import BytesFeedParser
+from email.header import decode_header, make_header
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from typing import Any
 
 from relay.model import QueuedNotice, Route
 
-_MSGID = re.compile(r"<[^<>\s]+>")
 _CHUNK = 8192  # what Parser.parse reads at a time: the parser sees the same feed as before
 
 
@@ -104,11 +104,6 @@ def has_bare_line_ending(data: bytes) -> bool:
     return data.count(b"\r") != pairs or data.count(b"\n") != pairs
 
 
-def message_ids(value: str | None) -> list[str]:
-    """The `<id>` tokens of a Message-ID, In-Reply-To or References value."""
-    return _MSGID.findall(value or "")
-
-
 def header_text(message: EmailMessage, name: str) -> str | None:
     """A header's decoded value, or None; a header too broken to decode counts as absent."""
     try:
@@ -116,3 +111,16 @@ def header_text(message: EmailMessage, name: str) -> str | None:
     except (ValueError, IndexError, TypeError):
         return None
     return None if value is None else str(value)
+
+
+def decode_words(raw: str) -> str | None:
+    """A header value with its RFC 2047 encoded words decoded, or None if they cannot be.
+
+    This is the lenient legacy decoder, which also finds encoded words inside a
+    word, where the policy's parser leaves them alone: the scrubber's and the
+    notices' second reading of a header, to find what an encoding hides.
+    """
+    try:
+        return str(make_header(decode_header(raw)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        return None

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from email.errors import HeaderParseError
-from email.header import decode_header, make_header
 from email.message import Message
 
 from relay.content.scrub import Scrubber
+from relay.message import decode_words
 
 Keep = Callable[[str], bool]
 
@@ -52,7 +51,8 @@ def _scrub_header(part: Message, name: str, raw: str, scrubber: Scrubber) -> Non
     whatever the parser could not read, so nothing hidden there survives.
     """
     decoded = str(part[name])
-    legacy = _legacy_decode(raw)
+    legacy = decode_words(raw)
+    legacy = raw if legacy is None else legacy
     if scrubber.found(decoded):
         value = scrubber.scrub(decoded)
     elif scrubber.found(legacy):
@@ -63,9 +63,3 @@ def _scrub_header(part: Message, name: str, raw: str, scrubber: Scrubber) -> Non
         return
     part.replace_header(name, " ".join(value.splitlines()))
 
-
-def _legacy_decode(raw: str) -> str:
-    try:
-        return str(make_header(decode_header(raw)))
-    except (HeaderParseError, LookupError, UnicodeError, ValueError):
-        return raw

@@ -7,7 +7,6 @@ address of the sender survived anyway, the message is refused, never delivered.
 from __future__ import annotations
 
 import copy
-import re
 from datetime import UTC, datetime
 from email import policy
 from email.errors import MessageError
@@ -17,13 +16,13 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy, Policy
 from io import BytesIO
 
+from relay.addresses import MESSAGE_ID
 from relay.content.parts import has_long_line, scrub_part
 from relay.content.scrub import Scrubber
 from relay.model import Route
 from relay.replies import S554_MALFORMED, Refused
 
 _TOP = frozenset({"subject", "date", "mime-version"})
-_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")  # printable ASCII but < and >
 # What the stdlib email package raises on input it cannot handle (some are its own bugs).
 _MALFORMED = (
     MessageError, ValueError, LookupError, IndexError, KeyError, TypeError, AttributeError,
@@ -114,7 +113,7 @@ def _thread(
 ) -> None:
     for name, ids in (("Message-ID", [message_id]), ("In-Reply-To", in_reply_to),
                       ("References", references)):
-        valid = [scrubber.scrub(i) for i in ids if _MESSAGE_ID.fullmatch(i)]
+        valid = [scrubber.scrub(i) for i in ids if MESSAGE_ID.fullmatch(i)]
         if valid:
             message[name] = _MessageIds(name, valid)
 

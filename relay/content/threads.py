@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from relay.message import Transaction, header_text, message_ids
+from relay.addresses import message_ids
+from relay.message import Transaction, header_text
 from relay.ports import ThreadLookup
 
 

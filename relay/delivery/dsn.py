@@ -1,8 +1,4 @@
-"""RFC 3464 delivery status notices that name the alias, never the real recipient.
-
-Also `is_automatic`: which incoming messages are machine-made and so are never
-forwarded to the other party (SPEC §6, "Bounces and reports").
-"""
+"""RFC 3464 delivery status notices that name the alias, never the real recipient."""
 
 from __future__ import annotations
 
@@ -12,11 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
-from email.errors import HeaderParseError
-from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import MIMEPart
 from email.utils import format_datetime
+
+from relay.addresses import MESSAGE_ID
+from relay.content.scrub import Scrubber
+from relay.message import decode_words
+from relay.replies import Refused
 
 SUBJECT = "Undelivered Mail Returned to Sender"
 # RFC 5322 §2.1.1: 998 octets a line. Fields are capped below that, so they need no
@@ -24,7 +23,6 @@ SUBJECT = "Undelivered Mail Returned to Sender"
 _MAX_FIELD = 900
 _SMTP = policy.SMTP.clone(max_line_length=998)
 _STATUS = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
-_MSGID = re.compile(r"<[^<>\s]+>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _DIAGNOSTIC_TYPE = re.compile(r"[A-Za-z][\w-]*;\s*")
 
@@ -60,26 +58,23 @@ class Notice:
 
 
 def _hidden(hide: tuple[str, ...]) -> list[str]:
-    """The addresses to hide, lower-cased, longest first (so none is replaced in part)."""
-    return sorted({h.strip().strip("<>").lower() for h in hide} - {""}, key=len, reverse=True)
+    return [h.strip().strip("<>") for h in hide]
 
 
 def _scrubber(hide: tuple[str, ...], alias: str) -> Callable[[str], str]:
-    """Replace every hidden address (any case) with the alias, until none is left."""
-    hidden = _hidden(hide)
-    if any(h in alias.lower() for h in hidden):
+    """Replace every hidden address with the alias, in any disguise (relay.content.scrub).
+
+    The one scrubber the rewrite uses too; where it gives up, so does the notice.
+    """
+    scrubber = Scrubber(_hidden(hide), alias)
+    if scrubber.found(alias):
         raise ValueError("the alias contains an address the notice must hide")
-    if not hidden:
-        return lambda text: text
-    pattern = re.compile("|".join(map(re.escape, hidden)), re.IGNORECASE)
 
     def scrub(text: str) -> str:
-        # Repeated: a replacement may join its neighbours into a new occurrence.
-        for _ in range(8):
-            text, found = pattern.subn(alias, text)
-            if not found:
-                break
-        return text
+        try:
+            return scrubber.scrub(text)
+        except Refused as refused:
+            raise ValueError("an address the notice must hide cannot be removed") from refused
 
     return scrub
 
@@ -101,9 +96,8 @@ def _quoted_headers(raw: bytes, scrub: Callable[[str], str]) -> str:
     for field in _FIELD_START.split("\n".join(head.splitlines()).strip("\n")):
         text = scrub(field)
         name, _, value = field.replace("\n", " ").partition(":")
-        try:
-            decoded = str(make_header(decode_header(value.strip())))
-        except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        decoded = decode_words(value.strip())
+        if decoded is None:
             continue  # undecodable: it might hide anything
         if scrub(decoded) != decoded:
             text = scrub(f"{name}: {_CONTROL.sub(' ', decoded)}")
@@ -158,7 +152,7 @@ def build_notice(notice: Notice) -> bytes:
     message["Date"] = format_datetime(now)
     message["Message-ID"] = notice.message_id
     original = notice.original_message_id
-    if original and len(original) <= _MAX_FIELD and _MSGID.fullmatch(original):
+    if original and len(original) <= _MAX_FIELD and MESSAGE_ID.fullmatch(original):
         message["In-Reply-To"] = original
         message["References"] = original
     message["Auto-Submitted"] = "auto-replied"  # RFC 3834 §5
@@ -169,6 +163,6 @@ def build_notice(notice: Notice) -> bytes:
     message.attach(_headers_part(_quoted_headers(notice.original_headers, scrub)))
     message.replace_header("Content-Type", "multipart/report; report-type=delivery-status")
     data = message.as_bytes(policy=_SMTP)
-    if any(h.encode() in data.lower() for h in _hidden(notice.hide)):
+    if Scrubber(_hidden(notice.hide), notice.recipient_alias).leaks(data):
         raise ValueError("a hidden address would appear in the notice")  # last line of defence
     return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, insert, or_, select
 from sqlalchemy.orm import Session
 
-from relay.model import Accepted, Direction, ThreadLink
+from relay.model import Accepted, Direction, MessageStatus, ThreadLink
 from relay.store import tables as t
 from relay.store.tables import utcnow
 
@@ -30,7 +30,7 @@ def accept(connection: Connection, batch: list[Accepted]) -> None:
             "parent_id": a.parent_id,
             "envelope_sender": a.envelope_sender,
             "recipient": a.route.recipient,
-            "status": "queued" if a.deliver else "consumed",
+            "status": _status(a),
             "received_at": now,
         }
         for a in batch
@@ -92,3 +92,7 @@ def archived(session: Session, message_id: str) -> dict[str, bytes]:
         )
     )
     return {form: data for form, data in rows}
+
+
+def _status(accepted: Accepted) -> MessageStatus:
+    return "queued" if accepted.deliver else "consumed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from relay.addresses import relay_message_id
 from relay.model import BounceContext, MessageKind, QueuedNotice
 from relay.store import tables as t
 
@@ -73,7 +74,7 @@ def record_report(
     """An incoming bounce: archived, its message marked bounced, one notice at most."""
     session.add(t.Message(
         id=message_id, relationship_id=None, direction="bounce", subject=None,
-        relay_message_id=f"<{message_id}@bounce.invalid>", parent_id=about,
+        relay_message_id=relay_message_id(message_id, "bounce.invalid"), parent_id=about,
         envelope_sender="", recipient="", status="consumed",
     ))
     session.flush()

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, selec
 from sqlalchemy.orm import Session
 
 from relay.errors import Conflict, NotFound
-from relay.model import Delivery, QueueItem
+from relay.model import Delivery, MessageStatus, QueueItem
 from relay.store import tables as t
 
 _Q = t.QUEUE
@@ -39,11 +39,13 @@ _SIZES = select(t.ARCHIVE.c.message_id, func.length(t.ARCHIVE.c.data)).where(*_D
 # Bodies a claim reads at once: a worker sends its batch one by one, so larger
 # ones wait in the store until their turn instead of in memory.
 BODY_BUDGET = 1 << 20
+_DELIVERED: MessageStatus = "delivered"
+_BOUNCED: MessageStatus = "bounced"
 _FORGET = delete(_Q).where(_Q.c.id.in_(bindparam("ids", expanding=True)))
 _MARK_DELIVERED = (
     update(t.MESSAGES)
     .where(t.MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
-    .values(status="delivered")
+    .values(status=_DELIVERED)
 )
 
 
@@ -131,7 +133,7 @@ def failed(session: Session, delivery: Delivery, error: str) -> bool:
 
 def _bounced(session: Session, message_id: str) -> None:
     session.execute(
-        update(t.MESSAGES).where(t.MESSAGES.c.id == message_id).values(status="bounced")
+        update(t.MESSAGES).where(t.MESSAGES.c.id == message_id).values(status=_BOUNCED)
     )
 
 

@@ -6,7 +6,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from relay.message import message_ids
+from relay.addresses import message_ids
 from tests.smtp.conftest import BUYER, SELLER, Client, World, compose
 
 

@@ -8,10 +8,13 @@ from hypothesis import strategies as st
 
 from relay.addresses import (
     ALIAS_ALPHABET,
+    MESSAGE_ID,
     is_relaying_trick,
     local_part_length,
+    message_ids,
     new_alias,
     normalise_address,
+    relay_message_id,
 )
 
 
@@ -51,3 +54,18 @@ class TestNormalise:
 
     def test_plain_local_part_is_fine(self) -> None:
         assert not is_relaying_trick("k3m9xq2w7hv4tz8pn5r6b")
+
+
+class TestMessageIds:
+    def test_found_in_a_references_value(self) -> None:
+        value = "<a1@shop.example>\r\n <b.2+x@mailbox.example> junk <no space@x> <\u00fc@x>"
+        assert message_ids(value) == ["<a1@shop.example>", "<b.2+x@mailbox.example>"]
+
+    @given(st.text(st.characters(codec="utf-8"), max_size=60))
+    def test_what_threading_finds_the_rewrite_can_write(self, text: str) -> None:
+        """One pattern: an id read from a reply is one the rewrite would put back."""
+        for found in message_ids(f"<{text}>"):
+            assert MESSAGE_ID.fullmatch(found)
+
+    def test_the_relays_own_form(self) -> None:
+        assert MESSAGE_ID.fullmatch(relay_message_id("0" * 32, "relay.example"))

@@ -164,6 +164,20 @@ class TestHiding:
         with pytest.raises(ValueError, match="hidden"):
             build_notice(dataclasses.replace(BASE, original_sender=REAL))
 
+    @pytest.mark.parametrize("disguised", [
+        "bob.real+orders@buyer.example",  # a subaddress still names the mailbox
+        "bob.real&#64;buyer.example",
+        "bob.real%40buyer.example",
+        "bob.real\u200b@buyer.example",
+    ])
+    def test_disguised_real_address(self, disguised: str) -> None:
+        """Notices hide addresses with the rewrite's scrubber, so in every disguise it knows."""
+        headers = HEADERS + f"Reply-To: {disguised}\r\n".encode()
+        notice = dataclasses.replace(BASE, diagnostic=f"smtp; 550 5.1.1 <{disguised}>: unknown",
+                                     original_headers=headers)
+        data = build_notice(notice).decode("utf-8", "replace").lower()
+        assert "bob.real" not in data
+
     def test_empty_hide_entries_ignored(self) -> None:
         data = build_notice(dataclasses.replace(BASE, hide=("", " ", REAL)))
         assert REAL.encode() not in data.lower()
