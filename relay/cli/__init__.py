@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from relay import __version__
-from relay.cli import directory, operations, queue
+from relay.cli import directory, queue, service
 from relay.cli.command import (
     Handler,
     Output,
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_globals(parser, top=True)
     parser.set_defaults(handler=None, usage_of=parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    operations.register(commands)
+    service.register(commands)
     directory.register(commands)
     queue.register(commands)
     return parser

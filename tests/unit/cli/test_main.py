@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from relay import __version__
-from relay.cli import build_parser, main
-from relay.cli import operations as operations_module
+from relay.cli import build_parser, main, service
 from relay.config import Settings
 from relay.replies import Refused, Reply
 from tests.unit.cli.runner import Relay, WriteConfig, one_line_error
@@ -122,7 +121,7 @@ class TestExitStatuses:
         async def refuse(settings: Settings, args: object) -> None:
             raise Refused(Reply(550, "5.7.1", "That reason is not allowed for a shipped order"))
 
-        monkeypatch.setattr(operations_module, "check_config", refuse)
+        monkeypatch.setattr(service, "check_config", refuse)
         line = one_line_error(relay("check-config"), 3)
         assert line == "relay: error: That reason is not allowed for a shipped order"
 
@@ -132,7 +131,7 @@ class TestExitStatuses:
         async def crash(settings: Settings, args: object) -> None:
             raise KeyError("boom")
 
-        monkeypatch.setattr(operations_module, "check_config", crash)
+        monkeypatch.setattr(service, "check_config", crash)
         assert one_line_error(relay("check-config"), 1) == "relay: error: 'boom' (KeyError)"
 
 

@@ -1,4 +1,4 @@
-"""`relay check-config|db upgrade|serve`: running the relay rather than its directory."""
+"""`relay serve|check-config|db upgrade`: the relay as a service, rather than its directory."""
 
 from __future__ import annotations
 

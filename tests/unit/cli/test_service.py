@@ -1,4 +1,4 @@
-"""`relay check-config|db upgrade|serve`."""
+"""`relay check-config|db upgrade|serve`: the service commands."""
 
 from __future__ import annotations
 
