@@ -7,9 +7,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from relay.addresses import normalise_address
-from relay.errors import Invalid
-
 if TYPE_CHECKING:
     from relay.config import Settings
     from relay.store import Store
@@ -19,20 +16,6 @@ if TYPE_CHECKING:
 class Context:
     store: Store
     settings: Settings
-
-    def real_address(self, value: str) -> str:
-        """A party's real address, normalised; one at the relay's own domain would loop."""
-        address = self.address(value)
-        if address.rpartition("@")[2] == self.settings.aliases.domain:
-            raise Invalid(f"{value} is at the relay's own domain; a real address is needed")
-        return address
-
-    @staticmethod
-    def address(value: str) -> str:
-        try:
-            return normalise_address(value)
-        except ValueError as exc:
-            raise Invalid(str(exc)) from None
 
 
 @asynccontextmanager

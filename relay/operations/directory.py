@@ -6,6 +6,7 @@ once (SPEC §6).
 
 from __future__ import annotations
 
+from relay.addresses import normalise_address
 from relay.errors import Invalid
 from relay.model import (
     ORDER_STATUSES,
@@ -27,18 +28,18 @@ async def add_seller(
     which may no longer send unless authorised again. An address belongs to at
     most one seller (Conflict).
     """
-    real = ctx.real_address(email)
+    real = _address(email)
     return await ctx.store.directory.put_seller(seller_id, name, real, orders_per_day)
 
 
 async def authorize_address(ctx: Context, seller_id: str, address: str) -> SellerRecord:
     """Let the seller send from another address (Conflict if another seller has it)."""
-    return await ctx.store.directory.authorise(seller_id, ctx.real_address(address))
+    return await ctx.store.directory.authorise(seller_id, _address(address))
 
 
 async def revoke_address(ctx: Context, seller_id: str, address: str) -> SellerRecord:
     """Take an authorised address away again; the primary one cannot be (NotAllowed)."""
-    return await ctx.store.directory.revoke(seller_id, ctx.address(address))
+    return await ctx.store.directory.revoke(seller_id, _address(address))
 
 
 async def add_buyer(
@@ -46,7 +47,7 @@ async def add_buyer(
     language: str | None = None,
 ) -> BuyerRecord:
     """Create a buyer, or update one; unset fields keep their value."""
-    real = ctx.real_address(email)
+    real = _address(email)
     return await ctx.store.directory.put_buyer(buyer_id, real, name, language)
 
 
@@ -88,4 +89,12 @@ async def show_aliases(ctx: Context, *, buyer: str, seller: str) -> Aliases:
 
 async def lookup_alias(ctx: Context, address: str) -> AliasInfo:
     """Whose alias an address is, and the orders of that relationship."""
-    return await ctx.store.directory.lookup(ctx.address(address))
+    return await ctx.store.directory.lookup(_address(address))
+
+
+def _address(value: str) -> str:
+    """Normalised; malformed is Invalid. The store refuses addresses at the relay's own domain."""
+    try:
+        return normalise_address(value)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None

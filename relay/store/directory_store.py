@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from relay.addresses import normalise_address
+from relay.errors import Invalid
 from relay.model import Aliases, AliasInfo, BuyerRecord, OrderRecord, Route, SellerRecord
 from relay.store import directory
 from relay.store import tables as t
@@ -27,7 +28,7 @@ class DirectoryStore:
         """A party's real address; one at our own domain would make mail loop."""
         normalised = normalise_address(address)
         if normalised.rpartition("@")[2] == self._alias_domain:
-            raise ValueError(
+            raise Invalid(
                 f"{address} is at the relay's own domain; a real address is needed"
             )
         return normalised

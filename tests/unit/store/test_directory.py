@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from relay.errors import Conflict, NotAllowed, NotFound
+from relay.errors import Conflict, Invalid, NotAllowed, NotFound
 from relay.store import Store
 
 ALIAS_LENGTH = 35
@@ -63,7 +63,7 @@ class TestSellers:
 
     async def test_alias_domain_is_not_a_real_address(self, store: Store) -> None:
         """A party at the relay's own domain would make mail loop through the relay."""
-        with pytest.raises(ValueError, match="relay's own domain"):
+        with pytest.raises(Invalid, match="relay's own domain"):
             await store.directory.put_buyer("b2", "someone@relay.example")
 
     async def test_unknown_seller_is_not_found(self, store: Store) -> None:
