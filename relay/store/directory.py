@@ -19,7 +19,6 @@ from relay.model import (
     AliasInfo,
     BuyerRecord,
     OrderRecord,
-    Route,
     SellerRecord,
 )
 from relay.store import tables as t
@@ -259,59 +258,4 @@ def lookup(session: Session, alias: str) -> AliasInfo:
         buyer=row.buyer_id,
         seller=row.seller_id,
         orders=tuple(orders),
-    )
-
-
-# One row per address of the seller: a second query would cost a round trip.
-_ROUTE = (
-    select(
-        t.RELATIONSHIPS.c.id, t.RELATIONSHIPS.c.buyer_id, t.RELATIONSHIPS.c.seller_id,
-        t.RELATIONSHIPS.c.buyer_alias, t.RELATIONSHIPS.c.seller_alias,
-        t.BUYERS.c.email, t.BUYERS.c.name, t.SELLERS.c.email, t.SELLERS.c.name,
-        t.SELLER_ADDRESSES.c.address,
-    )
-    .join(t.BUYERS, t.BUYERS.c.id == t.RELATIONSHIPS.c.buyer_id)
-    .join(t.SELLERS, t.SELLERS.c.id == t.RELATIONSHIPS.c.seller_id)
-    .outerjoin(t.SELLER_ADDRESSES, t.SELLER_ADDRESSES.c.seller_id == t.SELLERS.c.id)
-    .where(
-        (t.RELATIONSHIPS.c.buyer_alias == bindparam("alias"))
-        | (t.RELATIONSHIPS.c.seller_alias == bindparam("alias"))
-    )
-    .order_by(t.SELLER_ADDRESSES.c.address)
-)
-
-
-def route(connection: Connection, alias: str) -> Route | None:
-    """Resolve an alias to its recipient and its authorised senders.
-
-    This runs at every RCPT: one joined query, built once, in Core.
-    """
-    rows = connection.execute(_ROUTE, {"alias": alias}).all()
-    if not rows:
-        return None
-    rel_id, buyer_id, seller_id, buyer_alias, seller_alias, b_email, b_name, s_email, s_name = (
-        rows[0][:9]
-    )
-    if buyer_alias == alias:  # the seller writes to the buyer
-        return Route(
-            alias=alias,
-            kind="seller-to-buyer",
-            relationship_id=rel_id,
-            buyer_id=buyer_id,
-            seller_id=seller_id,
-            recipient=b_email,
-            sender_addresses=tuple(row.address for row in rows if row.address is not None),
-            sender_name=s_name,
-            sender_alias=seller_alias,
-        )
-    return Route(
-        alias=alias,
-        kind="buyer-to-seller",
-        relationship_id=rel_id,
-        buyer_id=buyer_id,
-        seller_id=seller_id,
-        recipient=s_email,
-        sender_addresses=(b_email,),
-        sender_name=b_name or "Buyer",
-        sender_alias=buyer_alias,
     )

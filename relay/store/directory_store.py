@@ -13,6 +13,8 @@ from relay.errors import Invalid
 from relay.model import Aliases, AliasInfo, BuyerRecord, OrderRecord, Route, SellerRecord
 from relay.store import directory
 from relay.store import tables as t
+from relay.store.lookups import GroupLookup
+from relay.store.routes import routes
 from relay.store.units import Units
 
 
@@ -23,6 +25,7 @@ class DirectoryStore:
         self._units = units
         self._alias_length = alias_length
         self._alias_domain = alias_domain
+        self._routes: GroupLookup[str, Route] = GroupLookup(self._read_routes)
 
     def _real(self, address: str) -> str:
         """A party's real address; one at our own domain would make mail loop."""
@@ -124,4 +127,11 @@ class DirectoryStore:
         return await self._units.session(directory.lookup, normalise_address(alias))
 
     async def route(self, alias: str) -> Route | None:
-        return await self._units.read(directory.route, normalise_address(alias))
+        """Where mail to `alias` goes; concurrent sessions' lookups share one query."""
+        return await self._routes.get(normalise_address(alias))
+
+    async def _read_routes(self, aliases: list[str]) -> dict[str, Route]:
+        return await self._units.read(routes, aliases)
+
+    async def close(self) -> None:
+        await self._routes.close()
