@@ -140,14 +140,14 @@ def _order(commands: Commands) -> None:
                      help="the buyer who placed the order")
     add.add_argument("--seller", metavar="ID", required=True, type=nonempty,
                      help="the seller who fulfils it")
-    add.add_argument("--status", choices=ORDER_STATUSES,
-                     help="default for a new order: unshipped; a replay without it keeps the "
-                          "order's status")
+    add.add_argument("--status", metavar="STATUS", choices=ORDER_STATUSES,
+                     help="%(choices)s; a new order is unshipped unless told, a replay "
+                          "without --status keeps the order's status")
     set_status = command(orders, "set-status", on_store(order_set_status),
                          "move an order to another status")
     set_status.add_argument("id", metavar="ORDER_ID", type=nonempty, help="the order's id")
     set_status.add_argument("status", metavar="STATUS", choices=ORDER_STATUSES,
-                            help=", ".join(ORDER_STATUSES))
+                            help="%(choices)s")
 
 
 def _alias(commands: Commands) -> None:
