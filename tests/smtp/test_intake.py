@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import Connection, text
 
 from relay import replies
+from relay.addresses import message_ids
 from relay.replies import Refused
-from tests.smtp.conftest import SELLER, Client, World, compose
+from tests.smtp.conftest import BUYER, SELLER, Client, World, compose
+from tests.smtp.test_round_trip import parsed
 
 # What differs between two deliveries of the same message: the ids and the trace line.
 _PER_MESSAGE = re.compile(rb"(Message-ID: <[0-9a-f]{32}@|ESMTP id [0-9a-f]{32}; )[^\r\n]*")
@@ -55,6 +58,25 @@ class TestSubmit:
         assert not outcome.queued
         assert (await world.relay.store.messages.archived(outcome.id))["received"] == message
         assert await world.relay.store.queue.items() == []
+
+    async def test_an_auto_reply_records_what_it_answers(self, world: World) -> None:
+        """Threading runs before the automatic check, so a kept reply still has its parent."""
+        first = await world.relay.intake.submit(
+            world.aliases.buyer_alias, compose(SELLER, world.aliases.buyer_alias), party="s1",
+            sender=SELLER, origin="test")
+        (delivered,) = await world.upstream.handler.wait_for(1)
+        relay_id = message_ids(parsed(delivered.data)["Message-ID"])[0]
+        reply = compose(BUYER, world.aliases.seller_alias,
+                        extra=f"In-Reply-To: {relay_id}\r\nAuto-Submitted: auto-replied\r\n")
+        kept = await world.relay.intake.submit(world.aliases.seller_alias, reply, party="b1",
+                                               sender=BUYER, origin="test")
+        assert not kept.queued
+
+        def parent(connection: Connection) -> object:
+            query = text("SELECT parent_id FROM messages WHERE id = :id")
+            return connection.execute(query, {"id": kept.id}).scalar_one()
+
+        assert await world.relay.store.database.run_connection(parent) == first.id
 
     @pytest.mark.parametrize(("party", "sender"), [("s2", SELLER), ("s1", "x@elsewhere.example"),
                                                    ("b1", SELLER)])

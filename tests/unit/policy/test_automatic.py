@@ -7,7 +7,9 @@ from email.message import EmailMessage
 import pytest
 
 from relay.delivery.dsn import build_notice
-from relay.policy.automatic import is_automatic
+from relay.message import Transaction
+from relay.policy.automatic import Automatic, is_automatic
+from relay.replies import Consumed
 from tests.unit.delivery.test_dsn import BASE, parse
 
 
@@ -67,3 +69,17 @@ class TestIsAutomatic:
             "Subject: bounce\nContent-Type: multipart/report; report-type=delivery-status;"
             ' boundary="c"\n\n--c\nContent-Type: text/plain\n\nfailed\n--c--\n--b--\n')
         assert not is_automatic(forwarded)
+
+
+class TestStep:
+    async def test_an_auto_reply_is_consumed(self) -> None:
+        """The step stops the message the way a refusal does, by raising."""
+        tx = Transaction(id="m1", peer="test", mail_from="sam@seller.example",
+                         message=message(PLAIN + "Auto-Submitted: auto-replied\n\nAway.\n"))
+        with pytest.raises(Consumed):
+            await Automatic()(tx)
+
+    async def test_a_persons_message_goes_on(self) -> None:
+        tx = Transaction(id="m1", peer="test", mail_from="sam@seller.example",
+                         message=message(PLAIN + "\nHello.\n"))
+        await Automatic()(tx)
