@@ -13,6 +13,7 @@ from typing import Protocol
 import aiosmtplib
 
 from relay.config import UpstreamSettings
+from relay.model import Delivery
 
 
 class DeliveryFailure(Exception):
@@ -32,38 +33,42 @@ class _Disconnected(TemporaryFailure):
 
 
 class Transport(Protocol):
-    async def send(self, envelope_from: str, recipient: str, data: bytes) -> None:
-        """Deliver one message, or raise TemporaryFailure / PermanentFailure."""
+    async def send(self, delivery: Delivery, data: bytes) -> None:
+        """Deliver one message to its envelope, or raise TemporaryFailure / PermanentFailure."""
 
     async def close(self) -> None: ...
 
 
 class OutboxTransport:
-    """Writes each message as an .eml file: the embedded default and staging.
+    """Writes each message as `<message id>.eml`: the embedded default and staging.
 
+    The envelope goes on top as a local delivery agent records it (Return-Path:
+    and Delivered-To:), so the file shows where the message would have gone.
     Written to a temporary name, fsynced, then renamed, so a reader never sees
-    half a message and a crash never leaves one behind under a final name.
+    half a message and a crash never leaves one behind under a final name; a
+    second delivery of the same message replaces its file.
     """
 
     def __init__(self, directory: Path) -> None:
         self._dir = directory
 
-    async def send(self, envelope_from: str, recipient: str, data: bytes) -> None:
+    async def send(self, delivery: Delivery, data: bytes) -> None:
         try:
-            await asyncio.to_thread(self._write, data)
+            await asyncio.to_thread(self._write, delivery.message_id, envelope_headers(delivery),
+                                    data)
         except OSError as exc:
             raise TemporaryFailure(f"cannot write to the outbox: {exc.strerror}") from exc
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, message_id: str, head: bytes, data: bytes) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".", suffix=".eml.tmp")
+        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=f".{message_id}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
+                fh.write(head)
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            final = self._dir / (Path(tmp).name[1:].removesuffix(".tmp"))
-            os.replace(tmp, final)
+            os.replace(tmp, self._dir / f"{message_id}.eml")
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -75,6 +80,12 @@ class OutboxTransport:
 
     async def close(self) -> None:
         return None
+
+
+def envelope_headers(delivery: Delivery) -> bytes:
+    """Return-Path and Delivered-To, as a local delivery agent writes them (RFC 5321 §4.4)."""
+    return (f"Return-Path: <{delivery.envelope_from}>\r\n"
+            f"Delivered-To: {delivery.recipient}\r\n").encode()
 
 
 def client_tls_context(ca_file: Path | None) -> ssl.SSLContext:
@@ -120,7 +131,8 @@ class SmtpTransport:
             client.close()
         return None
 
-    async def send(self, envelope_from: str, recipient: str, data: bytes) -> None:
+    async def send(self, delivery: Delivery, data: bytes) -> None:
+        envelope_from, recipient = delivery.envelope_from, delivery.recipient
         client = self._kept()
         if client is not None:
             try:

@@ -174,7 +174,7 @@ class Workers:
     async def _deliver(self, delivery: Delivery, data: bytes) -> None:
         try:
             async with self._leases.guard(delivery.queue_id):
-                await self._transport.send(delivery.envelope_from, delivery.recipient, data)
+                await self._transport.send(delivery, data)
         except LeaseLost:
             # Cut off before another process may claim it; what the upstream got of
             # it is discarded unless it had the final dot (the duplicate window).

@@ -21,7 +21,7 @@ from relay.delivery.heartbeat import Heartbeat, alive, identity
 from relay.delivery.transport import Transport
 from relay.delivery.worker import Workers
 from relay.errors import StoreUnavailable
-from relay.model import ProcessIdentity, QueueItem
+from relay.model import Delivery, ProcessIdentity, QueueItem
 from relay.store import Store
 from tests.smtp.upstream import Certificates, Stalling, make_certificates
 from tests.smtp.upstream import Upstream as SmtpSink
@@ -49,7 +49,7 @@ class Upstream:
         self.busy = asyncio.Event()
         self.cut = asyncio.Event()
 
-    async def send(self, envelope_from: str, recipient: str, data: bytes) -> None:
+    async def send(self, delivery: Delivery, data: bytes) -> None:
         self.started.append(data)
         self.busy.set()
         try:

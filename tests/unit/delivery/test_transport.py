@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from relay.delivery.transport import (
     SmtpTransport,
     TemporaryFailure,
 )
+from relay.model import Delivery
 from tests.smtp.upstream import (
     PASSWORD,
     USERNAME,
@@ -24,21 +26,51 @@ from tests.smtp.upstream import (
 )
 
 
+def to(sender: str, recipient: str, message_id: str = "m1") -> Delivery:
+    """A claimed queue entry for `message_id`, from `sender` to `recipient`."""
+    return Delivery(queue_id=1, message_id=message_id, envelope_from=sender,
+                    recipient=recipient, attempts=1, data=None, created_at=datetime.now(UTC),
+                    holder=1)
+
+
 class TestOutbox:
-    async def test_writes_one_complete_eml_per_message(self, tmp_path: Path) -> None:
+    async def test_one_file_per_message_named_by_its_id(self, tmp_path: Path) -> None:
         outbox = OutboxTransport(tmp_path / "outbox")
-        await outbox.send("bounce-1@relay.example", "bob@buyer.example", b"Subject: a\r\n\r\nA\r\n")
-        await outbox.send("bounce-2@relay.example", "bob@buyer.example", b"Subject: b\r\n\r\nB\r\n")
-        files = sorted((tmp_path / "outbox").iterdir())
-        assert [f.suffix for f in files] == [".eml", ".eml"]
-        assert {f.read_bytes() for f in files} == {b"Subject: a\r\n\r\nA\r\n",
-                                                   b"Subject: b\r\n\r\nB\r\n"}
+        await outbox.send(to("bounce-1@relay.example", "bob@buyer.example", "a1"),
+                          b"Subject: a\r\n\r\nA\r\n")
+        await outbox.send(to("bounce-2@relay.example", "bob@buyer.example", "b2"),
+                          b"Subject: b\r\n\r\nB\r\n")
+        files = sorted(p.name for p in (tmp_path / "outbox").iterdir())
+        assert files == ["a1.eml", "b2.eml"]
+
+    async def test_the_envelope_is_recorded_on_top(self, tmp_path: Path) -> None:
+        """As a local delivery agent does: where the message would have gone, and from whom."""
+        outbox = OutboxTransport(tmp_path)
+        await outbox.send(to("bounce-1@relay.example", "bob@buyer.example", "a1"),
+                          b"Subject: a\r\n\r\nA\r\n")
+        assert (tmp_path / "a1.eml").read_bytes() == (
+            b"Return-Path: <bounce-1@relay.example>\r\nDelivered-To: bob@buyer.example\r\n"
+            b"Subject: a\r\n\r\nA\r\n"
+        )
+
+    async def test_a_notice_has_the_null_return_path(self, tmp_path: Path) -> None:
+        await OutboxTransport(tmp_path).send(to("", "owner@shop.example", "n1"), b"\r\nx\r\n")
+        assert (tmp_path / "n1.eml").read_bytes().startswith(b"Return-Path: <>\r\n")
+
+    async def test_a_second_delivery_replaces_the_file_and_leaves_no_temporary(
+        self, tmp_path: Path
+    ) -> None:
+        outbox = OutboxTransport(tmp_path)
+        for body in (b"\r\nfirst\r\n", b"\r\nsecond\r\n"):
+            await outbox.send(to("a@relay.example", "b@c.example", "a1"), body)
+        assert [p.name for p in await asyncio.to_thread(tmp_path.iterdir)] == ["a1.eml"]
+        assert (tmp_path / "a1.eml").read_bytes().endswith(b"second\r\n")
 
     async def test_unwritable_outbox_is_temporary(self, tmp_path: Path) -> None:
         blocker = tmp_path / "file"
         blocker.write_text("not a directory")
         with pytest.raises(TemporaryFailure):
-            await OutboxTransport(blocker / "outbox").send("a@b.example", "c@d.example", b"x")
+            await OutboxTransport(blocker / "outbox").send(to("a@b.example", "c@d.example"), b"x")
 
 
 @pytest.fixture
@@ -67,7 +99,7 @@ class TestSmtp:
         await upstream.start()
         try:
             await smtp(upstream.port, certificates, tmp_path).send(
-                "bounce-1@relay.example", "bob@buyer.example", MESSAGE)
+                to("bounce-1@relay.example", "bob@buyer.example"), MESSAGE)
         finally:
             await upstream.stop()
         (got,) = upstream.handler.messages
@@ -81,8 +113,8 @@ class TestSmtp:
         other = make_certificates(tmp_path / "..")
         try:
             with pytest.raises(TemporaryFailure):
-                await smtp(upstream.port, other, tmp_path).send("a@relay.example",
-                                                                "b@c.example", MESSAGE)
+                await smtp(upstream.port, other, tmp_path).send(
+                    to("a@relay.example", "b@c.example"), MESSAGE)
         finally:
             await upstream.stop()
 
@@ -94,7 +126,7 @@ class TestSmtp:
         await upstream.start()
         try:
             transport = smtp(upstream.port, certificates, tmp_path)
-            sending = asyncio.create_task(transport.send("a@relay.example", "b@c.example",
+            sending = asyncio.create_task(transport.send(to("a@relay.example", "b@c.example"),
                                                          MESSAGE))
             await asyncio.wait_for(stalling.stalled.wait(), 5)
             sending.cancel()
@@ -120,8 +152,8 @@ class TestSmtp:
         await upstream.start()
         try:
             with pytest.raises(kind, match=reply.split()[0]):
-                await smtp(upstream.port, certificates, tmp_path).send("a@relay.example",
-                                                                       "b@c.example", MESSAGE)
+                await smtp(upstream.port, certificates, tmp_path).send(
+                    to("a@relay.example", "b@c.example"), MESSAGE)
         finally:
             await upstream.stop()
 
@@ -132,7 +164,7 @@ class TestSmtp:
         port = upstream.port
         await upstream.stop()
         with pytest.raises(TemporaryFailure):
-            await smtp(port, certificates, tmp_path).send("a@relay.example", "b@c.example",
+            await smtp(port, certificates, tmp_path).send(to("a@relay.example", "b@c.example"),
                                                           MESSAGE)
 
     async def test_wrong_password_is_temporary(self, certificates: Certificates,
@@ -143,7 +175,7 @@ class TestSmtp:
         try:
             with pytest.raises(TemporaryFailure):
                 await smtp(upstream.port, certificates, tmp_path, password="wrong").send(
-                    "a@relay.example", "b@c.example", MESSAGE)
+                    to("a@relay.example", "b@c.example"), MESSAGE)
         finally:
             await upstream.stop()
 
@@ -156,13 +188,13 @@ class TestConnectionReuse:
         transport = smtp(upstream.port, certificates, tmp_path)
         try:
             for n in range(3):
-                await transport.send(f"bounce-{n}@relay.example", "b@c.example", MESSAGE)
+                await transport.send(to(f"bounce-{n}@relay.example", "b@c.example"), MESSAGE)
             # A refusal leaves the connection usable for the next message.
             upstream.handler.rcpt_reply = "550 5.1.1 no such user"
             with pytest.raises(PermanentFailure):
-                await transport.send("bounce-x@relay.example", "b@c.example", MESSAGE)
+                await transport.send(to("bounce-x@relay.example", "b@c.example"), MESSAGE)
             upstream.handler.rcpt_reply = None
-            await transport.send("bounce-4@relay.example", "b@c.example", MESSAGE)
+            await transport.send(to("bounce-4@relay.example", "b@c.example"), MESSAGE)
         finally:
             await transport.close()
             await upstream.stop()
@@ -176,10 +208,10 @@ class TestConnectionReuse:
         await upstream.start()
         transport = smtp(upstream.port, certificates, tmp_path)
         try:
-            await transport.send("bounce-1@relay.example", "b@c.example", MESSAGE)
+            await transport.send(to("bounce-1@relay.example", "b@c.example"), MESSAGE)
             await upstream.stop()
             await upstream.start()  # same port; the kept connection is now dead
-            await transport.send("bounce-2@relay.example", "b@c.example", MESSAGE)
+            await transport.send(to("bounce-2@relay.example", "b@c.example"), MESSAGE)
         finally:
             await transport.close()
             await upstream.stop()

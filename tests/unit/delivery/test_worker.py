@@ -38,7 +38,7 @@ class Recorder:
         self.expected = expected
         self.all_sent = asyncio.Event()
 
-    async def send(self, envelope_from: str, recipient: str, data: bytes) -> None:
+    async def send(self, delivery: Delivery, data: bytes) -> None:
         await asyncio.sleep(0.001)  # an upstream takes a moment: claims pile up meanwhile
         self.sent.append(data)
         if len(self.sent) >= self.expected:
