@@ -79,7 +79,13 @@ def build_pipeline(
     )
 
 
+class Crashed(RuntimeError):
+    """A background task failed: the relay stops so that its service manager restarts it."""
+
+
 class Relay:
+    """One relay in this process. `start` serves and delivers; `stop` drains and closes."""
+
     def __init__(self, settings: Settings, transport: Transport | None = None) -> None:
         self.settings = settings
         self.store = Store(settings.store.url, settings.aliases.length, settings.aliases.domain)
@@ -92,7 +98,9 @@ class Relay:
         self.connections = Connections(settings.server.max_connections)
         self._server: asyncio.Server | None = None
         self._factory: Callable[[], asyncio.Protocol] = _not_serving
-        self._workers: asyncio.Task[None] | None = None
+        self._running: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._drain_seconds = DRAIN_SECONDS
         self.address: tuple[str, int] = settings.server.address
 
     def _tls(self) -> ssl.SSLContext | None:
@@ -119,31 +127,63 @@ class Relay:
             tls_context=self._tls(),
             require_tls=s.require_tls,
         )
+        self._running = asyncio.create_task(self._run(), name="relay")
         await self._server.start_serving()
         self.address = self._server.sockets[0].getsockname()[:2]
-        self._workers = asyncio.create_task(self.workers.run(), name="delivery-workers")
         log.info("relay.started", listen=f"{self.address[0]}:{self.address[1]}")
+
+    async def _run(self) -> None:
+        """Every background task in one group: when one fails, the relay stops, loudly."""
+        async with asyncio.TaskGroup() as group:
+            writers = group.create_task(self.store.run(), name="store-writers")
+            workers = group.create_task(self.workers.run(), name="delivery-workers")
+            group.create_task(self._until_stopped(workers, writers), name="shutdown")
+
+    async def _until_stopped(self, *background: asyncio.Task[None]) -> None:
+        """On stop: drain the SMTP sessions, then let the workers finish, then the writers."""
+        await self._stopping.wait()
+        await self._drain(self._drain_seconds)
+        self.workers.stop()
+        workers, *rest = background
+        await workers
+        for task in rest:  # the writers outlive the workers' last commits; close ends them
+            task.cancel()
+
+    async def _drain(self, seconds: float) -> None:
+        """Stop listening; let sessions in progress finish (bounded), then cut the rest."""
+        if self._server is None:
+            return
+        self._server.close()
+        if self.front is not None:
+            self.front.stopping = True
+        for session in list(self.connections.open):
+            if not session.in_transaction:
+                session.close_idle()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.connections.drained(), seconds)
+        for session in list(self.connections.open):
+            if session.transport is not None:
+                session.transport.close()
+        await self._server.wait_closed()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def wait(self) -> None:
+        """Until the relay has stopped; raises what made a background task fail."""
+        if self._running is not None:
+            await asyncio.shield(self._running)
 
     async def stop(self, drain: float = DRAIN_SECONDS) -> None:
         """Stop listening, let sessions in progress finish (bounded), then stop delivering."""
-        if self._server is not None:
-            self._server.close()
-            if self.front is not None:
-                self.front.stopping = True
-            for session in list(self.connections.open):
-                if not session.in_transaction:
-                    session.close_idle()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self.connections.drained(), drain)
-            for session in list(self.connections.open):
-                if session.transport is not None:
-                    session.transport.close()
-            await self._server.wait_closed()
-        self.workers.stop()
-        if self._workers is not None:
-            await self._workers
-        await self.close()
-        log.info("relay.stopped")
+        self._drain_seconds = drain
+        self.request_stop()
+        try:
+            await self.wait()
+        finally:
+            await self._drain(0)  # after a failure the shutdown task did not get to it
+            await self.close()
+            log.info("relay.stopped")
 
     async def close(self) -> None:
         """Let go of the socket, the upstream and the store (also after a failed start)."""
@@ -181,7 +221,11 @@ async def _listen(
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, telling systemd when ready and when stopping."""
+    """Run until SIGTERM or SIGINT, telling systemd when ready and when stopping.
+
+    A background task that fails (a bug) stops the relay with the traceback in
+    the log and a non-zero exit, so that systemd restarts it.
+    """
     logs.configure(settings.logging, settings.aliases.domain)
     relay = Relay(settings)
     try:
@@ -189,16 +233,24 @@ async def serve(settings: Settings) -> None:
     except BaseException:
         await relay.close()
         raise
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, relay.request_stop)
     systemd.notify("READY=1")
+    failure: Exception | None = None
     try:
-        await stop.wait()
+        await relay.wait()
+    except Exception as exc:
+        failure = exc
+        log.critical("relay.crashed", exc_info=exc)
     finally:
         systemd.notify("STOPPING=1")
         for sig in (signal.SIGTERM, signal.SIGINT):
             with suppress(Exception):
                 loop.remove_signal_handler(sig)
+    if failure is None:
         await relay.stop()
+        return
+    with suppress(Exception):  # the failure is logged; it would only be raised again
+        await relay.stop()
+    raise Crashed("a background task failed (the log has the traceback)")

@@ -113,8 +113,9 @@ class Workers:
                     continue
                 # The queue held no more than this when we claimed; what was accepted
                 # since woke us, so waiting saves an empty claim after every batch.
-            except Exception:
-                # A store outage must not end delivery: log, wait, try again.
+            except StoreError:
+                # A store outage must not end delivery: log, wait, try again. Anything
+                # else is a bug: it ends the relay's task group, loudly.
                 log.exception("delivery.loop_failed")
             await self._wait_for_work()
 

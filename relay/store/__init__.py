@@ -6,6 +6,8 @@ the Protocols in `relay.ports`, which these objects satisfy.
 
 from __future__ import annotations
 
+import asyncio
+
 from relay.store.directory_store import DirectoryStore
 from relay.store.engine import Database, open_database
 from relay.store.message_store import MessageStore
@@ -36,6 +38,12 @@ class Store:
         from relay.store.migrate import upgrade
 
         await upgrade(self.database)
+
+    async def run(self) -> None:
+        """The background writers (group commits): run under the app's task group."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.messages.run(), name="accept-writer")
+            group.create_task(self.queue.run(), name="delivered-writer")
 
     async def close(self) -> None:
         """Stop the group commits (pending writes fail), then close the connections."""

@@ -34,10 +34,22 @@ class GroupCommit(Generic[T]):
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         self._wakeup.set()
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="group-commit")
+        self._writer()
         # Shielded: a client that hangs up mid-commit must not cancel other writes.
         await asyncio.shield(future)
+
+    async def run(self) -> None:
+        """Wait on the writer, starting it if need be, so that a task group sees it fail.
+
+        Cancelling this leaves the writer running: writes still in flight at
+        shutdown finish, and `close` ends it.
+        """
+        await asyncio.shield(self._writer())
+
+    def _writer(self) -> asyncio.Task[None]:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="group-commit")
+        return self._task
 
     async def _run(self) -> None:
         while True:

@@ -37,5 +37,9 @@ class MessageStore:
     async def archived(self, message_id: str) -> dict[str, bytes]:
         return await self._units.session(messages.archived, message_id)
 
+    async def run(self) -> None:
+        """The group-commit writer, for the app's task group to own."""
+        await self._accepts.run()
+
     async def close(self) -> None:
         await self._accepts.close()

@@ -69,6 +69,10 @@ class QueueStore:
     async def items(self) -> list[QueueItem]:
         return await self._units.session(queue.items, _now())
 
+    async def run(self) -> None:
+        """The group-commit writer, for the app's task group to own."""
+        await self._settled.run()
+
     async def close(self) -> None:
         await self._settled.close()
 
