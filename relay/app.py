@@ -10,20 +10,24 @@ import asyncio
 import errno
 import signal
 import ssl
+import time
+import weakref
 from collections.abc import Callable
 from contextlib import suppress
+from pathlib import Path
 
 import structlog
 
 from relay import logs, systemd
 from relay.accept import Acceptor
-from relay.config import ConfigError, Settings
+from relay.config import ConfigError, Settings, config_path, load
+from relay.config.changes import compare
 from relay.content.delivered import Passthrough, Rewrite
 from relay.content.threads import Threading
 from relay.delivery.bounces import Bouncer
 from relay.delivery.heartbeat import Heartbeat
 from relay.delivery.reports import BounceReport
-from relay.delivery.transport import Transport, create_transport
+from relay.delivery.transport import Replaceable, Transport, create_transport
 from relay.delivery.worker import Workers
 from relay.intake import Intake
 from relay.pipeline import Pipeline, Step
@@ -86,65 +90,117 @@ class Crashed(RuntimeError):
 class Relay:
     """One relay in this process. `start` serves and delivers; `stop` drains and closes."""
 
-    def __init__(self, settings: Settings, transport: Transport | None = None) -> None:
+    def __init__(self, settings: Settings, transport: Transport | None = None,
+                 reload_from: Callable[[], Settings] | None = None) -> None:
         self.settings = settings
         self.store = Store(settings.store.url, settings.aliases.length, settings.aliases.domain)
-        self.transport = transport or create_transport(settings.upstream)
+        self.transport = Replaceable(transport or create_transport(settings.upstream))
         self.bouncer = Bouncer(self.store.notices, settings.server.hostname,
                                settings.aliases.domain)
         self.workers = Workers(self.store.queue, self.transport, settings.queue, self.bouncer,
                                Heartbeat(self.store.processes))
         self.front: Handler | None = None
         self.connections = Connections(settings.server.max_connections)
+        self._fronts: weakref.WeakSet[Handler] = weakref.WeakSet()  # sessions keep theirs
+        self._accept: Acceptor | None = None
+        self._verp_key = b""
         self._server: asyncio.Server | None = None
         self._factory: Callable[[], asyncio.Protocol] = _not_serving
         self._running: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._drain_seconds = DRAIN_SECONDS
+        self._reload_from = reload_from
+        self._reload_wanted = asyncio.Event()
         self.address: tuple[str, int] = settings.server.address
 
-    def _tls(self) -> ssl.SSLContext | None:
-        s = self.settings.server
-        if s.tls_cert is None or s.tls_key is None:
-            return None
-        return server_tls_context(str(s.tls_cert), str(s.tls_key))
-
     async def start(self) -> None:
-        s, domain = self.settings.server, self.settings.aliases.domain
+        domain = self.settings.aliases.domain
         # Listen first: a port in use is a configuration error, found before the store.
-        self._server = await _listen(lambda: self._factory(), s.address)
-        verp_key = await self.store.secrets.key("verp")
-        accept = Acceptor(self.store.messages, domain, verp_key, self.workers.wake)
-        pipeline = build_pipeline(self.settings, self.store, self.bouncer, verp_key)
-        self.intake = Intake(pipeline, accept, self.store.directory)
+        self._server = await _listen(lambda: self._factory(), self.settings.server.address)
+        tls = server_tls(self.settings)
+        self._verp_key = await self.store.secrets.key("verp")
+        self._accept = Acceptor(self.store.messages, domain, self._verp_key, self.workers.wake)
+        self._open_front(self.settings, tls)
+        self._running = asyncio.create_task(self._run(), name="relay")
+        await self._server.start_serving()
+        self.address = self._server.sockets[0].getsockname()[:2]
+        log.info("relay.started", listen=f"{self.address[0]}:{self.address[1]}")
+
+    def _open_front(self, settings: Settings, tls: ssl.SSLContext | None) -> None:
+        """New sessions get a front built from `settings`; sessions in progress keep theirs."""
+        assert self._accept is not None
+        s = settings.server
+        pipeline = build_pipeline(settings, self.store, self.bouncer, self._verp_key)
+        self.intake = Intake(pipeline, self._accept, self.store.directory)
         self.front = Handler(self.intake)
+        self._fronts.add(self.front)
+        self.connections.limit = s.max_connections
         self._factory = protocol_factory(
             self.front,
             self.connections,
             hostname=s.hostname,
             max_message_size=s.max_message_size,
             timeout=s.timeout,
-            tls_context=self._tls(),
+            tls_context=tls,
             require_tls=s.require_tls,
         )
-        self._running = asyncio.create_task(self._run(), name="relay")
-        await self._server.start_serving()
-        self.address = self._server.sockets[0].getsockname()[:2]
-        log.info("relay.started", listen=f"{self.address[0]}:{self.address[1]}")
+
+    async def reload(self, new: Settings) -> None:
+        """Apply re-read settings to new sessions and deliveries; some keys need a restart.
+
+        Whatever can fail is built first: a bad certificate leaves everything as it was.
+        """
+        change = compare(self.settings, new)
+        if change.needs_restart:
+            log.warning("config.needs_restart", keys=list(change.needs_restart),
+                        detail="unchanged until relay is restarted")
+        applied = change.applied
+        tls = server_tls(applied)
+        upstream = _upstream(applied) if "upstream" in change.changed else None
+        if "logging" in change.changed:
+            logs.configure(applied.logging, applied.aliases.domain)
+        self.settings = applied
+        self.bouncer = Bouncer(self.store.notices, applied.server.hostname,
+                               applied.aliases.domain)
+        self.workers.reconfigure(applied.queue, self.bouncer)
+        if upstream is not None:
+            await self.transport.replace(upstream)
+        self._open_front(applied, tls)
+        log.info("config.reloaded", changed=list(change.changed))
+
+    def request_reload(self) -> None:
+        self._reload_wanted.set()
+
+    async def _reloads(self) -> None:
+        """SIGHUP: re-read the file; a bad one is refused in one line and the old one serves."""
+        assert self._reload_from is not None
+        while True:
+            await self._reload_wanted.wait()
+            self._reload_wanted.clear()
+            systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+            try:
+                await self.reload(self._reload_from())
+            except ConfigError as exc:
+                log.error("config.refused", error=str(exc),
+                          detail="the running configuration stays")
+            finally:
+                systemd.notify("READY=1")
 
     async def _run(self) -> None:
         """Every background task in one group: when one fails, the relay stops, loudly."""
         async with asyncio.TaskGroup() as group:
-            writers = group.create_task(self.store.run(), name="store-writers")
             workers = group.create_task(self.workers.run(), name="delivery-workers")
-            group.create_task(self._until_stopped(workers, writers), name="shutdown")
+            rest = [group.create_task(self.store.run(), name="store-writers")]
+            if self._reload_from is not None:
+                rest.append(group.create_task(self._reloads(), name="reloads"))
+            group.create_task(self._until_stopped(workers, rest), name="shutdown")
 
-    async def _until_stopped(self, *background: asyncio.Task[None]) -> None:
-        """On stop: drain the SMTP sessions, then let the workers finish, then the writers."""
+    async def _until_stopped(self, workers: asyncio.Task[None],
+                             rest: list[asyncio.Task[None]]) -> None:
+        """On stop: drain the SMTP sessions, then let the workers finish, then the rest."""
         await self._stopping.wait()
         await self._drain(self._drain_seconds)
         self.workers.stop()
-        workers, *rest = background
         await workers
         for task in rest:  # the writers outlive the workers' last commits; close ends them
             task.cancel()
@@ -154,8 +210,8 @@ class Relay:
         if self._server is None:
             return
         self._server.close()
-        if self.front is not None:
-            self.front.stopping = True
+        for front in self._fronts:
+            front.stopping = True
         for session in list(self.connections.open):
             if not session.in_transaction:
                 session.close_idle()
@@ -193,6 +249,27 @@ class Relay:
         await self.store.close()
 
 
+def server_tls(settings: Settings) -> ssl.SSLContext | None:
+    """The STARTTLS context for new sessions; unreadable files are a configuration error."""
+    s = settings.server
+    if s.tls_cert is None or s.tls_key is None:
+        return None
+    try:
+        return server_tls_context(str(s.tls_cert), str(s.tls_key))
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError(f"server.tls_cert: cannot load it with server.tls_key ({reason})"
+                          ) from None
+
+
+def _upstream(settings: Settings) -> Transport:
+    try:
+        return create_transport(settings.upstream)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError(f"upstream.ca_file: cannot load it ({reason})") from None
+
+
 def _not_serving() -> asyncio.Protocol:
     raise RuntimeError("the server accepted a connection before it was started")
 
@@ -220,14 +297,17 @@ async def _listen(
         raise ConfigError(reason) from None
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, telling systemd when ready and when stopping.
+async def serve(settings: Settings, config: Path | None = None) -> None:
+    """Run until SIGTERM or SIGINT, telling systemd when ready, reloading and stopping.
+
+    SIGHUP re-reads `config` (the file `settings` came from) and applies it.
 
     A background task that fails (a bug) stops the relay with the traceback in
     the log and a non-zero exit, so that systemd restarts it.
     """
     logs.configure(settings.logging, settings.aliases.domain)
-    relay = Relay(settings)
+    path = config_path(config)
+    relay = Relay(settings, reload_from=lambda: load(path))
     try:
         await relay.start()
     except BaseException:
@@ -236,6 +316,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, relay.request_stop)
+    loop.add_signal_handler(signal.SIGHUP, relay.request_reload)
     systemd.notify("READY=1")
     failure: Exception | None = None
     try:
@@ -245,7 +326,7 @@ async def serve(settings: Settings) -> None:
         log.critical("relay.crashed", exc_info=exc)
     finally:
         systemd.notify("STOPPING=1")
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with suppress(Exception):
                 loop.remove_signal_handler(sig)
     if failure is None:

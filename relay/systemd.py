@@ -1,4 +1,4 @@
-"""sd_notify without a dependency: READY and STOPPING for Type=notify units."""
+"""sd_notify without a dependency: READY, RELOADING and STOPPING for Type=notify units."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from relay.cli.command import Commands, Output, command, group, on_store
@@ -33,8 +34,9 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
     # Imported here: the composition root pulls in the whole relay, which no
     # directory command needs.
     app = importlib.import_module("relay.app")
-    run: Callable[[Settings], Awaitable[None]] = app.serve
-    await run(settings)
+    run: Callable[[Settings, Path | None], Awaitable[None]] = app.serve
+    # The file, so that SIGHUP re-reads the same one.
+    await run(settings, Path(args.config) if args.config else None)
 
 
 def register(commands: Commands) -> None:

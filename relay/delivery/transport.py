@@ -201,6 +201,40 @@ def _by_code(code: int, message: str) -> DeliveryFailure:
     return PermanentFailure(text) if 500 <= code < 600 else TemporaryFailure(text)
 
 
+class Replaceable:
+    """The upstream in use. A reload puts a new one in; the old one is closed once the
+    sends it has in progress are over, so no delivery is cut off halfway."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.current = transport
+        self._sending: dict[int, int] = {}  # id(transport) -> its sends in progress
+        self._retired: dict[int, Transport] = {}
+
+    async def send(self, delivery: Delivery, data: bytes) -> None:
+        transport, key = self.current, id(self.current)
+        self._sending[key] = self._sending.get(key, 0) + 1
+        try:
+            await transport.send(delivery, data)
+        finally:
+            self._sending[key] -= 1
+            if not self._sending[key]:
+                del self._sending[key]
+                if key in self._retired:
+                    await self._retired.pop(key).close()
+
+    async def replace(self, transport: Transport) -> None:
+        old, self.current = self.current, transport
+        if id(old) in self._sending:
+            self._retired[id(old)] = old
+        else:
+            await old.close()
+
+    async def close(self) -> None:
+        retired, self._retired = list(self._retired.values()), {}
+        for transport in (*retired, self.current):
+            await transport.close()
+
+
 def create_transport(settings: UpstreamSettings) -> Transport:
     if settings.kind == "outbox":
         return OutboxTransport(settings.outbox_dir)

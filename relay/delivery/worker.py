@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -48,6 +49,11 @@ class Workers:
         # before it, so a worker woken for those would only make an empty claim.
         self._owed = 0
         self._stopping = asyncio.Event()
+
+    def reconfigure(self, settings: QueueSettings, bouncer: Bouncer) -> None:
+        """A reload: back-off and max age apply to the next outcome. The pool keeps its size."""
+        self._settings = dataclasses.replace(settings, workers=self._settings.workers)
+        self._bouncer = bouncer
 
     def wake(self) -> None:
         self._owed += 1

@@ -102,8 +102,9 @@ class TestServe:
     ) -> None:
         seen: list[Settings] = []
 
-        async def serve(settings: Settings) -> None:
+        async def serve(settings: Settings, config: Path | None) -> None:
             seen.append(settings)
+            assert config == relay.config
 
         fake = types.ModuleType("relay.app")
         fake.serve = serve  # type: ignore[attr-defined]
@@ -115,7 +116,7 @@ class TestServe:
     def test_a_crash_is_one_line(
         self, relay: Relay, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        async def serve(settings: Settings) -> None:
+        async def serve(settings: Settings, config: Path | None) -> None:
             raise RuntimeError("port 2525 is taken\nsecond line")
 
         fake = types.ModuleType("relay.app")

@@ -12,6 +12,7 @@ from relay.config import parse
 from relay.delivery.transport import (
     OutboxTransport,
     PermanentFailure,
+    Replaceable,
     SmtpTransport,
     TemporaryFailure,
 )
@@ -71,6 +72,43 @@ class TestOutbox:
         blocker.write_text("not a directory")
         with pytest.raises(TemporaryFailure):
             await OutboxTransport(blocker / "outbox").send(to("a@b.example", "c@d.example"), b"x")
+
+
+class Slow:
+    """A transport whose sends wait for `go`, recording when it is closed."""
+
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+        self.sent: list[str] = []
+        self.closed = False
+
+    async def send(self, delivery: Delivery, data: bytes) -> None:
+        await self.go.wait()
+        self.sent.append(delivery.message_id)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class TestReplaceable:
+    async def test_the_old_upstream_closes_after_its_sends_in_progress(self) -> None:
+        old, new = Slow(), Slow()
+        transport = Replaceable(old)
+        sending = asyncio.create_task(transport.send(to("a@relay.example", "b@c.example"), b""))
+        await asyncio.sleep(0.01)
+        await transport.replace(new)
+        new.go.set()
+        await transport.send(to("a@relay.example", "b@c.example", "m2"), b"")
+        assert (new.sent, old.closed) == (["m2"], False)
+        old.go.set()
+        await sending
+        assert (old.sent, old.closed, new.closed) == (["m1"], True, False)
+
+    async def test_an_idle_upstream_closes_at_once(self) -> None:
+        old = Slow()
+        transport = Replaceable(old)
+        await transport.replace(Slow())
+        assert old.closed
 
 
 @pytest.fixture
