@@ -76,7 +76,8 @@ class SellerAddress(Base):
     seller_id: Mapped[str] = mapped_column(
         ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True
     )
-    address: Mapped[str] = mapped_column(String(320), primary_key=True, index=True)
+    # Unique: an address speaks for one seller only, also under concurrent writes.
+    address: Mapped[str] = mapped_column(String(320), primary_key=True, index=True, unique=True)
 
 
 class Buyer(Base):

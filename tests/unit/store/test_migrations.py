@@ -1,0 +1,87 @@
+"""The migrations build the schema the tables describe, and carry old data forward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
+
+from relay.store import Store
+from relay.store.migrate import upgrade
+from relay.store.tables import Base
+
+DOMAIN = "relay.example"
+
+
+async def test_the_migrated_schema_is_the_one_the_tables_describe(store_url: str) -> None:
+    """A column or index added to tables.py without a migration fails here, on both backends."""
+    store = Store(store_url, 35, DOMAIN)
+    try:
+        def differences(connection: Connection) -> list[Any]:
+            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            return list(compare_metadata(context, Base.metadata))
+
+        assert await store.database.run_connection(differences) == []
+    finally:
+        await store.close()
+
+
+async def test_an_address_belongs_to_one_seller_even_when_the_check_is_raced(
+    store_url: str,
+) -> None:
+    """The unique index is what holds when two writers pass the check at the same time."""
+    store = Store(store_url, 35, DOMAIN)
+    try:
+        def two_owners(connection: Connection) -> None:
+            connection.execute(text(
+                "INSERT INTO sellers (id, name, email, created_at) VALUES "
+                "('s1', 'One', 'one@shop.example', CURRENT_TIMESTAMP), "
+                "('s2', 'Two', 'two@shop.example', CURRENT_TIMESTAMP)"))
+            connection.execute(text(
+                "INSERT INTO seller_addresses (seller_id, address) VALUES "
+                "('s1', 'desk@shop.example'), ('s2', 'desk@shop.example')"))
+
+        with pytest.raises(IntegrityError):
+            await store.database.run_connection(two_owners)
+    finally:
+        await store.close()
+
+
+async def test_upgrading_keeps_a_shared_address_with_one_seller(tmp_path: Any) -> None:
+    """Before 0004 two sellers could hold one address: the one whose primary it is keeps it."""
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}", 35, DOMAIN)
+    try:
+        await upgrade(store.database, "0003")
+
+        def old_data(connection: Connection) -> None:
+            connection.execute(text(
+                "INSERT INTO sellers (id, name, email, created_at) VALUES "
+                "('a', 'A', 'a@shop.example', CURRENT_TIMESTAMP), "
+                "('b', 'B', 'desk@shop.example', CURRENT_TIMESTAMP), "
+                "('c', 'C', 'c@shop.example', CURRENT_TIMESTAMP)"))
+            connection.execute(text(
+                "INSERT INTO seller_addresses (seller_id, address) VALUES "
+                "('a', 'a@shop.example'), ('b', 'desk@shop.example'), "
+                "('c', 'c@shop.example'), ('a', 'desk@shop.example'), "
+                "('a', 'side@shop.example'), ('c', 'side@shop.example')"))
+
+        await store.database.run_connection(old_data)
+        await upgrade(store.database)
+
+        def owners(connection: Connection) -> list[tuple[str, str]]:
+            rows = connection.execute(text(
+                "SELECT address, seller_id FROM seller_addresses ORDER BY address, seller_id"))
+            return [(r[0], r[1]) for r in rows]
+
+        assert await store.database.run_connection(owners) == [
+            ("a@shop.example", "a"),
+            ("c@shop.example", "c"),
+            ("desk@shop.example", "b"),  # b's primary, so b keeps it over a
+            ("side@shop.example", "a"),  # nobody's primary: the first seller id keeps it
+        ]
+    finally:
+        await store.close()
