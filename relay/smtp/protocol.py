@@ -75,7 +75,8 @@ class RelaySMTP(SMTP):
         if first and not self._sessions.admit(self):
             self._turned_away = True
             assert isinstance(transport, asyncio.WriteTransport)
-            _refused(replies.S421_TOO_MANY)
+            with structlog.contextvars.bound_contextvars(tx=new_id()):  # a session of its own
+                _refused(replies.S421_TOO_MANY)
             transport.write(f"{replies.S421_TOO_MANY}\r\n".encode())
             transport.close()
             return

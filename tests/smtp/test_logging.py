@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import structlog
 
-from relay import logs
+from relay import logs, replies
 from relay.config.settings import LoggingSettings
-from tests.smtp.conftest import BUYER, SELLER, Client, World, compose
+from tests.smtp.conftest import BUYER, SELLER, Client, World, WorldFactory, compose
+from tests.smtp.test_protocol import Raw
 
 # Events of a session or a delivery (not those of the process: started, heartbeat).
 _PER_MESSAGE = ("smtp.", "mail.", "data.", "session.", "delivery.", "notice.")
@@ -113,3 +114,19 @@ class TestSessionLog:
         for hidden in HIDDEN:
             assert hidden not in text
         assert BUYER.split("@")[0] not in text
+
+    async def test_replies_written_past_push(self, lines: Lines,
+                                             make_world: WorldFactory) -> None:
+        """The 421s written straight to the socket (too many, idle) are logged once too."""
+        world = await make_world(server={"max_connections": 1, "timeout": "300ms"})
+        first = await Raw.connect(world.port)
+        await first.reply()
+        second = await Raw.connect(world.port)
+        assert await second.reply() == str(replies.S421_TOO_MANY)
+        assert await first.reply() == str(replies.S421_TIMEOUT)
+        for raw in (first, second):
+            raw.close()
+        logged = lines.events("smtp.refused")
+        assert sorted(line["reply"] for line in logged) == sorted(
+            [str(replies.S421_TOO_MANY), str(replies.S421_TIMEOUT)])
+        assert all(len(line["tx"]) == 32 for line in logged)
