@@ -66,5 +66,5 @@ def test_a_directory_command_loads_the_store_but_not_the_daemon(relay: Relay) ->
     loaded = _loaded_after(["--config", str(relay.config), "buyer", "add", "b1",
                             "--email", "bob@buyer.example"])
     assert _touches(loaded, "relay.store")
-    for package in ("relay.app", "aiosmtpd", "aiosmtplib", "relay.delivery", "relay.front"):
+    for package in ("relay.app", "aiosmtpd", "aiosmtplib", "relay.delivery", "relay.smtp"):
         assert not _touches(loaded, package), package
