@@ -64,7 +64,9 @@ class DeliveryQueue(Protocol):
 
     async def failed(
         self, delivery: Delivery, error: str, notice: QueuedNotice | None = None
-    ) -> None: ...
+    ) -> bool:
+        """Give up on a claimed delivery; False if the claim was lost (nothing done)."""
+        ...
 
     async def release(self, deliveries: list[Delivery]) -> None: ...
 

@@ -217,7 +217,9 @@ class Workers:
             # build_notice refuses a notice that would show a hidden address: better none.
             log.exception("notice.refused")
             notice = None
-        await self._store.failed(delivery, error, notice)
+        if not await self._store.failed(delivery, error, notice):
+            log.warning("delivery.claim_lost")  # another process has it now
+            return
         if notice is not None:
             log.info("notice.queued", notice=notice.message_id)
             self.wake()

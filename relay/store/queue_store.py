@@ -39,16 +39,19 @@ class QueueStore:
 
     async def failed(
         self, delivery: Delivery, error: str, notice: QueuedNotice | None = None
-    ) -> None:
+    ) -> bool:
         """Give up on a delivery and, in the same commit, queue the notice to its sender.
 
-        Nothing happens if the claim was lost meanwhile: the new holder decides.
+        False, and nothing done, if the claim was lost meanwhile: the new holder decides.
         """
-        def work(session: Session) -> None:
-            if queue.failed(session, delivery, error) and notice is not None:
+        def work(session: Session) -> bool:
+            if not queue.failed(session, delivery, error):
+                return False
+            if notice is not None:
                 notices.enqueue(session, notice)
+            return True
 
-        await self._units.session(work)
+        return await self._units.session(work)
 
     async def release(self, deliveries: list[Delivery]) -> None:
         await self._units.session(queue.release, deliveries)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, select
 
-from relay.model import Accepted, ProcessIdentity
+from relay.model import Accepted, ProcessIdentity, QueuedNotice
 from relay.store import Store
 from relay.store.queue import BODY_BUDGET
 from relay.store.tables import MESSAGES
@@ -109,13 +109,14 @@ class TestLostClaims:
         if settle == "retry_at":
             await store.queue.retry_at(lost, now + timedelta(hours=1), "451 later")
         elif settle == "failed":
-            await store.queue.failed(lost, "550 no")
+            notice = QueuedNotice("n1", "m1", "<n1@relay.example>", "owner@acme.example", b"x")
+            assert not await store.queue.failed(lost, "550 no", notice)
         else:
             await store.queue.release([lost])
         (item,) = await store.queue.items()
         assert (item.attempts, item.last_error, item.lease_until) == (2, None, now + LEASE * 3)
         assert await status(store, "m1") == "queued"
-        await store.queue.failed(taken, "550 no")  # the holder's own settles
+        assert await store.queue.failed(taken, "550 no")  # the holder's own settles
         assert await store.queue.items() == []
 
     async def test_an_earlier_claim_of_the_same_holder_settles_nothing(
