@@ -39,11 +39,14 @@ class GroupLookup(Generic[K, V]):
             waiting = {key: self._pending.pop(key) for key in keys}
             try:
                 found = await self._read(keys)
-            except Exception as exc:
+            except BaseException as exc:  # cancelled by close, too: nobody may wait forever
+                failure = exc if isinstance(exc, Exception) else _closed()
                 for futures in waiting.values():
                     for future in futures:
                         if not future.done():
-                            future.set_exception(exc)
+                            future.set_exception(failure)
+                if not isinstance(exc, Exception):
+                    raise
                 continue
             for key, futures in waiting.items():
                 for future in futures:
@@ -58,5 +61,9 @@ class GroupLookup(Generic[K, V]):
         for futures in self._pending.values():
             for future in futures:
                 if not future.done():
-                    future.set_exception(RuntimeError("the store closed before this lookup"))
+                    future.set_exception(_closed())
         self._pending.clear()
+
+
+def _closed() -> RuntimeError:
+    return RuntimeError("the store closed before this lookup")

@@ -118,3 +118,19 @@ class TestGroupLookup:
         with pytest.raises(asyncio.CancelledError):
             await gone
         await lookup.close()
+
+    async def test_closing_mid_read_fails_the_lookups_it_held(self) -> None:
+        """A lookup whose read was under way when the store closed is answered, not left."""
+        started = asyncio.Event()
+
+        async def slow(keys: list[str]) -> dict[str, int]:
+            started.set()
+            await asyncio.sleep(60)
+            return {}
+
+        lookup: GroupLookup[str, int] = GroupLookup(slow)
+        waiting = asyncio.create_task(lookup.get("a"))
+        await started.wait()
+        await lookup.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            await asyncio.wait_for(waiting, 5)
