@@ -123,6 +123,19 @@ def _run(args: argparse.Namespace) -> int:
     return SUCCESS if output is None else _print(output, args.json)
 
 
+def _reader_gone() -> int:
+    """`relay queue list | head`: the reader has all it wanted, so end quietly.
+
+    Python would report the pipe again when it flushes stdout on exit; point
+    stdout at /dev/null first (the Python docs' recipe for SIGPIPE).
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return NEGATIVE
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; errors are one line on stderr, never a traceback."""
     try:
@@ -133,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), USAGE)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except BrokenPipeError:
+        return _reader_gone()
     except Exception as exc:
         status = exit_status(exc)
         if status is not None:

@@ -156,3 +156,21 @@ def test_python_m_relay_exits_with_one_line_and_no_traceback(
     added = run(*ADD, "--json")
     assert (added.returncode, added.stderr) == (0, "")
     assert '"id": "s1"' in added.stdout
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(relay: Relay) -> None:
+    """`relay --json check-config | head -1`: no error line about the pipe, no traceback."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is already gone when relay writes
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "relay", "--config", str(relay.config), "--json",
+             "check-config"],
+            stdout=write, stderr=subprocess.PIPE, text=True, timeout=60, check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.stderr == ""
+    assert done.returncode == 1
