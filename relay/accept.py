@@ -42,6 +42,7 @@ class Acceptor:
             delivered=tx.delivered or b"",
             envelope_from=bounce_address(tx.id, self._domain, self._key),
             deliver=deliver,
+            case_id=tx.case_id,
         )
         # The parsed tree can be larger than the message; nothing needs it past here,
         # and the commit may wait for others in its group.

@@ -32,6 +32,7 @@ from relay.delivery.worker import Workers
 from relay.intake import Intake
 from relay.pipeline import Pipeline, Step
 from relay.policy.automatic import Automatic
+from relay.policy.cases import Cases
 from relay.policy.loop import HopLimit
 from relay.policy.recipient import Recipient
 from relay.policy.sender import EnvelopeSender, HeaderSender
@@ -51,7 +52,8 @@ def build_pipeline(
     """The whole policy in one screen: what runs, in order, for each kind of mail.
 
     Threading comes early: what a message answers decides later steps (opt-out,
-    cases), and the rewrite only uses what it found.
+    cases), and the rewrite only uses what it found. Cases come after Automatic: an
+    auto-reply in a closed case's thread is kept on record, not refused back to a robot.
     """
     domain, hostname = settings.aliases.domain, settings.server.hostname
     max_hops = settings.server.max_hops
@@ -60,6 +62,7 @@ def build_pipeline(
         HeaderSender(),
         Threading(store.messages),
         Automatic(),
+        Cases(store.cases),
         Rewrite(domain, hostname),
     )
     buyer_to_seller: tuple[Step, ...] = (
@@ -67,6 +70,7 @@ def build_pipeline(
         HeaderSender(),
         Threading(store.messages),
         Automatic(),
+        Cases(store.cases),
         Rewrite(domain, hostname),
     )
     return Pipeline(

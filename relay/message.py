@@ -35,6 +35,7 @@ class Transaction:
     in_reply_to: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
     parent_id: str | None = None
+    case_id: int | None = None  # the case the message joins (relay.policy.cases)
     delivered: bytes | None = None
     about: str | None = None  # for a bounce at a VERP address: the message it reports on
     notice: QueuedNotice | None = None  # the notice a reported bounce makes for its sender

@@ -26,6 +26,9 @@ AliasKind = Literal["buyer", "seller"]
 OrderStatus = Literal["pending", "unshipped", "shipped", "delivered", "cancelled", "returned"]
 ORDER_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
 NEW_ORDER_STATUS: OrderStatus = "unshipped"
+# Where a case stands (SPEC §6): open -> resolved -> closed, resolved -> open; closed is final.
+CaseState = Literal["open", "resolved", "closed"]
+CASE_STATES: tuple[CaseState, ...] = get_args(CaseState)
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class Accepted:
     delivered: bytes
     envelope_from: str
     deliver: bool = True  # False: archive only (consumed), nothing queued
+    case_id: int | None = None  # the case the message joins, if its case is still not closed
 
 
 @dataclass(frozen=True)
@@ -191,3 +195,32 @@ class QueuedNotice:
     relay_message_id: str
     recipient: str
     data: bytes
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A case as the fronts show it; `id` is the string they print and take back."""
+
+    id: str
+    state: CaseState
+    buyer: str
+    seller: str
+    order: str | None
+    subject: str | None
+    messages: int
+    last_activity: datetime  # the latest message of the case, or its last change of state
+    opened_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    id: int
+    state: CaseState
+
+
+@dataclass(frozen=True)
+class CasePlace:
+    """The cases a new message may belong to: its parent's, and the relationship's current one."""
+
+    parent: CaseRef | None  # the case of the message it replies to, if that one has a case
+    current: CaseRef | None  # the relationship's case that is not closed, if any

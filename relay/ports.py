@@ -12,6 +12,7 @@ from typing import Protocol
 from relay.model import (
     Accepted,
     BounceContext,
+    CasePlace,
     Delivery,
     Direction,
     ProcessIdentity,
@@ -35,6 +36,12 @@ class ThreadLookup(Protocol):
         self, relationship_id: int, direction: Direction, ids: list[str]
     ) -> dict[str, ThreadLink]:
         """The Message-IDs a reply names, as its recipient's client knows them."""
+        ...
+
+
+class CaseLookup(Protocol):
+    async def case_place(self, relationship_id: int, parent_id: str | None) -> CasePlace:
+        """The case of message `parent_id` and the relationship's case that is not closed."""
         ...
 
 

@@ -78,6 +78,11 @@ S550_BARE_LINE_ENDING = Reply(
 S550_NULL_SENDER = Reply(
     550, "5.7.1", "Mail with an empty sender is not accepted at this address"
 )
+S550_CASE_CLOSED = Reply(
+    550, "5.7.1",
+    "This conversation belongs to a case that is closed, so replies to it are not accepted;"
+    " write a new message (not a reply) to start a new conversation",
+)
 S553_BAD_SENDER = Reply(553, "5.1.7", "The sender address is not a valid email address")
 S553_BAD_RECIPIENT = Reply(553, "5.1.3", "The recipient address is not a valid email address")
 S552_TOO_BIG = Reply(552, "5.3.4", "The message is larger than this relay accepts")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from relay import __version__
-from relay.cli import directory, queue, service
+from relay.cli import cases, directory, queue, service
 from relay.cli.command import (
     Handler,
     Output,
@@ -62,7 +62,8 @@ EXIT_STATUSES = """\
 exit statuses:
   0  success
   1  a negative answer: a conflict with what is stored (an order that belongs to
-     another seller, an address another seller has), or a store that cannot be
+     another seller, an address another seller has, a second case not closed, a
+     change of case state that is not allowed), or a store that cannot be
      reached or failed (trying again may work)
   2  usage or configuration error, including a store without its schema
      (run `relay db upgrade`)
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     service.register(commands)
     directory.register(commands)
+    cases.register(commands)
     queue.register(commands)
     return parser
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+from relay.store.case_store import CaseStore
 from relay.store.directory_store import DirectoryStore
 from relay.store.engine import Database, open_database
 from relay.store.message_store import MessageStore
@@ -28,6 +29,7 @@ class Store:
         units = Units(self.database)
         self.directory = DirectoryStore(units, alias_length, alias_domain)
         self.messages = MessageStore(units)
+        self.cases = CaseStore(units, alias_length, alias_domain)
         self.queue = QueueStore(units)
         self.notices = NoticeStore(units, alias_domain)
         self.secrets = SecretStore(units)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, or_, select
+from sqlalchemy import Connection, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
 from relay.model import Accepted, Direction, MessageStatus, ThreadLink
 from relay.store import tables as t
 from relay.store.tables import utcnow
 
-_MESSAGE, _FORM, _QUEUED = insert(t.MESSAGES), insert(t.ARCHIVE), insert(t.QUEUE)
+_FORM, _QUEUED = insert(t.ARCHIVE), insert(t.QUEUE)
+# The case the pipeline chose, unless it was closed since: a closed case takes no more
+# messages, so such a message joins none. FOR SHARE (PostgreSQL; SQLite has one writer)
+# makes a close committing meanwhile wait for this commit: every message of a closed
+# case was accepted before it closed.
+_STILL_OPEN = (
+    select(t.CASES.c.id)
+    .where(t.CASES.c.id == bindparam("case_ref"), t.CASES.c.state != "closed")
+    .with_for_update(read=True)
+    .scalar_subquery()
+)
+_MESSAGE = insert(t.MESSAGES).values(case_id=_STILL_OPEN)
 
 
 def accept(connection: Connection, batch: list[Accepted]) -> None:
@@ -28,6 +39,7 @@ def accept(connection: Connection, batch: list[Accepted]) -> None:
             "original_message_id": a.original_message_id,
             "relay_message_id": a.relay_message_id,
             "parent_id": a.parent_id,
+            "case_ref": a.case_id,
             "envelope_sender": a.envelope_sender,
             "recipient": a.route.recipient,
             "status": _status(a),

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -111,8 +112,17 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# At most one case of a relationship is not closed (SPEC §6); the index holds it even
+# when two `case open` race, on both backends.
+NOT_CLOSED = "state != 'closed'"
+
+
 class Case(Base):
     __tablename__ = "cases"
+    __table_args__ = (
+        Index("uq_cases_not_closed", "relationship_id", unique=True,
+              sqlite_where=text(NOT_CLOSED), postgresql_where=text(NOT_CLOSED)),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     relationship_id: Mapped[int] = mapped_column(ForeignKey("relationships.id"), index=True)
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"))
@@ -130,7 +140,7 @@ class Message(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     relationship_id: Mapped[int | None] = mapped_column(ForeignKey("relationships.id"))
     direction: Mapped[str] = mapped_column(String(16))  # buyer-to-seller|seller-to-buyer|admin
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"))
     subject: Mapped[str | None] = mapped_column(Text)
     original_message_id: Mapped[str | None] = mapped_column(String(998))
@@ -206,3 +216,4 @@ BUYERS = Base.metadata.tables["buyers"]
 SELLERS = Base.metadata.tables["sellers"]
 SELLER_ADDRESSES = Base.metadata.tables["seller_addresses"]
 PROCESSES = Base.metadata.tables["processes"]
+CASES = Base.metadata.tables["cases"]
