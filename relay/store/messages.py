@@ -11,9 +11,9 @@ from relay.store.tables import utcnow
 
 _FORM, _QUEUED = insert(t.ARCHIVE), insert(t.QUEUE)
 # The case the pipeline chose, unless it was closed since: a closed case takes no more
-# messages, so such a message joins none. FOR SHARE (PostgreSQL; SQLite has one writer)
-# makes a close committing meanwhile wait for this commit: every message of a closed
-# case was accepted before it closed.
+# messages, so such a message joins none. FOR SHARE (PostgreSQL; SQLite has one writer):
+# a close in flight makes this wait and then see the case closed, and a close that comes
+# later waits for this commit. Every message of a closed case was committed before it.
 _STILL_OPEN = (
     select(t.CASES.c.id)
     .where(t.CASES.c.id == bindparam("case_ref"), t.CASES.c.state != "closed")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
 from datetime import datetime
 
 from tests.unit.cli.runner import Relay, one_line_error
@@ -66,6 +68,33 @@ class TestOpen:
         line = one_line_error(
             relay("case", "open", "--buyer", "b1", "--seller", "s1", "--order", "o2"), 2)
         assert line == "relay: error: order o2 is not between buyer b1 and seller s1"
+
+    def test_two_processes_opening_at_once_one_wins(self, relay: Relay) -> None:
+        """Four `relay case open` processes at once: one case, three conflicts naming it."""
+        _pairs(relay)
+        relay.ok("alias", "show", "--buyer", "b1", "--seller", "s1")
+
+        async def run_one() -> tuple[int, str, str]:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "relay", "--config", str(relay.config), "case", "open",
+                "--buyer", "b1", "--seller", "s1", "--json",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await process.communicate()
+            assert process.returncode is not None
+            return process.returncode, out.decode(), err.decode()
+
+        async def race() -> list[tuple[int, str, str]]:
+            return await asyncio.gather(*(run_one() for _ in range(4)))
+
+        results = asyncio.run(race())
+        assert sorted(status for status, _, _ in results) == [0, 1, 1, 1], results
+        (case,) = [c["id"] for c in relay.ok("case", "list")]
+        for status, out, err in results:
+            if status == 0:
+                assert out.strip() == f'{{\n  "case": "{case}"\n}}'
+            else:
+                assert err == (f"relay: error: buyer b1 and seller s1 already have case {case} "
+                               "(open); close it before opening another\n")
 
     def test_buyer_and_seller_are_required(self, relay: Relay) -> None:
         line = one_line_error(relay("case", "open", "--buyer", "b1"), 2)
