@@ -23,6 +23,7 @@ from relay.accept import Acceptor
 from relay.config import ConfigError, Settings, config_path, load
 from relay.config.changes import compare
 from relay.content.delivered import Passthrough, Rewrite
+from relay.content.html import Html, HtmlPolicy
 from relay.content.threads import Threading
 from relay.delivery.bounces import Bouncer
 from relay.delivery.heartbeat import Heartbeat
@@ -57,12 +58,15 @@ def build_pipeline(
     """
     domain, hostname = settings.aliases.domain, settings.server.hostname
     max_hops = settings.server.max_hops
+    content = settings.content
+    html = Html(HtmlPolicy.from_settings(content.allowed_tags, content.allowed_attributes))
     seller_to_buyer: tuple[Step, ...] = (
         HopLimit(max_hops),
         HeaderSender(),
         Threading(store.messages),
         Automatic(),
         Cases(store.cases),
+        html,
         Rewrite(domain, hostname),
     )
     buyer_to_seller: tuple[Step, ...] = (
@@ -71,6 +75,7 @@ def build_pipeline(
         Threading(store.messages),
         Automatic(),
         Cases(store.cases),
+        html,
         Rewrite(domain, hostname),
     )
     return Pipeline(

@@ -189,9 +189,32 @@ def _validate_listeners(settings: Settings, fail: Fail) -> None:
         fail("api.rate_limit", 'expected requests per second, minute or hour, such as "20/s"')
 
 
+_TAG = re.compile(r"[a-z][a-z0-9]*")
+_ATTRIBUTE = re.compile(r"(?:[a-z][a-z0-9]*\.)?[a-z][a-z0-9-]*")
+
+
+def _validate_html(settings: Settings, fail: Fail) -> None:
+    from relay.content.html import ACTIVE_TAGS, URL_ATTRIBUTES  # nh3 only when checked
+
+    for tag in settings.content.allowed_tags:
+        if not _TAG.fullmatch(tag):
+            fail("content.allowed_tags", f"{tag!r} is not a lower-case tag name")
+        if tag in ACTIVE_TAGS:
+            fail("content.allowed_tags", f"{tag!r} can run code or load content: never allowed")
+    for item in settings.content.allowed_attributes:
+        name = item.rpartition(".")[2]
+        if not _ATTRIBUTE.fullmatch(item):
+            fail("content.allowed_attributes",
+                 f'{item!r} is not an attribute name ("title") or tag and name ("a.href")')
+        if name.startswith("on") or name in URL_ATTRIBUTES:
+            fail("content.allowed_attributes",
+                 f"{item!r} runs code or loads content: never allowed")
+
+
 def _validate(settings: Settings) -> None:
     """Checks that span keys or need more than a type."""
-    for check in (_validate_server, _validate_identity, _validate_delivery, _validate_listeners):
+    for check in (_validate_server, _validate_identity, _validate_delivery, _validate_listeners,
+                  _validate_html):
         check(settings, _fail)
 
 

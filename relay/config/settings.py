@@ -92,12 +92,20 @@ class PolicySettings:
 
 @dataclass(frozen=True)
 class ContentSettings:
+    # Customer-service mail: text formatting, lists, tables, inline (cid:) images.
     allowed_tags: tuple[str, ...] = (
-        "a", "b", "blockquote", "br", "div", "em", "h1", "h2", "h3", "hr", "i", "img",
-        "li", "ol", "p", "pre", "span", "strong", "table", "tbody", "td", "th", "thead",
-        "tr", "u", "ul",
+        "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd",
+        "div", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li",
+        "ol", "p", "pre", "s", "small", "span", "strong", "sub", "sup", "table", "tbody",
+        "td", "tfoot", "th", "thead", "tr", "u", "ul",
     )
-    allowed_attributes: tuple[str, ...] = ("href", "src", "alt", "title", "colspan", "rowspan")
+    # "name" is allowed on every allowed tag, "tag.name" on that tag only.
+    allowed_attributes: tuple[str, ...] = (
+        "a.href", "img.src", "img.alt", "img.width", "img.height", "td.colspan",
+        "td.rowspan", "th.colspan", "th.rowspan", "col.span", "colgroup.span",
+        "table.border", "table.cellpadding", "table.cellspacing", "align", "valign", "width",
+        "dir", "lang", "title", "style",
+    )
     links: Literal["reject", "strip", "allow"] = "reject"
     links_apply_to: tuple[Literal["seller", "buyer"], ...] = ("seller",)
     link_domains: tuple[str, ...] = ()
@@ -181,7 +189,12 @@ NOT_IN_FORCE: tuple[str, ...] = (
     "server.max_connections_per_client",
     "archive",
     "policy",
-    "content",
+    "content.links",
+    "content.links_apply_to",
+    "content.link_domains",
+    "content.contact_details",
+    "content.attachment_types",
+    "content.max_attachment_bytes",
     "auth",
     "dns",
     "dkim",

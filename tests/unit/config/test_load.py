@@ -132,6 +132,12 @@ class TestErrors:
             ({"api": {"rate_limit": "fast"}}, "api.rate_limit: expected requests per"),
             ({"api": {"listen": "127.0.0.1:x"}}, "api.listen:"),
             ({"metrics": {"stuck_after": "late"}}, "metrics.stuck_after: expected a duration"),
+            ({"content": {"allowed_tags": ["p", "script"]}}, "content.allowed_tags: 'script'"),
+            ({"content": {"allowed_tags": ["P!"]}}, "content.allowed_tags: 'P!' is not"),
+            ({"content": {"allowed_attributes": ["onclick"]}}, "content.allowed_attributes:"),
+            ({"content": {"allowed_attributes": ["td.background"]}},
+             "content.allowed_attributes: 'td.background' runs code"),
+            ({"content": {"allowed_attributes": ["a b"]}}, "content.allowed_attributes: 'a b'"),
         ],
     )
     def test_error_names_the_key(self, document: dict[str, object], message: str) -> None:

@@ -13,7 +13,9 @@ class TestNotInForce:
         settings = parse({}, environ={})
         document = as_json(settings)
         assert document["not_in_force"] == [
-            "server.max_connections_per_client", "archive", "policy", "content", "auth", "dns",
+            "server.max_connections_per_client", "archive", "policy", "content.links",
+            "content.links_apply_to", "content.link_domains", "content.contact_details",
+            "content.attachment_types", "content.max_attachment_bytes", "auth", "dns",
             "dkim", "templates", "contact_reasons", "metrics", "api",
         ]
         assert {k: v for k, v in document.items() if k != "not_in_force"} == effective(settings)
@@ -22,14 +24,18 @@ class TestNotInForce:
     def test_text_marks_each_such_section_and_key_with_a_comment(self) -> None:
         text = as_text(parse({}, environ={}))
         lines = text.splitlines()
-        for section in ("policy", "content", "auth", "dns", "dkim", "templates",
+        for section in ("policy", "auth", "dns", "dkim", "templates",
                         "contact_reasons", "metrics", "api", "archive"):
             assert lines[lines.index(f"[{section}]") - 1] == NOT_IN_FORCE_NOTE
-        for section in ("server", "aliases", "store", "upstream", "queue", "admin", "logging"):
+        for section in ("server", "aliases", "store", "upstream", "queue", "admin", "logging",
+                        "content"):
             assert lines[lines.index(f"[{section}]") - 1] != NOT_IN_FORCE_NOTE
         per_client = lines.index("max_connections_per_client = 20")
         assert lines[per_client - 1] == NOT_IN_FORCE_NOTE
         assert lines[lines.index("max_connections = 200") - 1] != NOT_IN_FORCE_NOTE
+        assert lines[lines.index('links = "reject"') - 1] == NOT_IN_FORCE_NOTE
+        tags = next(i for i, line in enumerate(lines) if line.startswith("allowed_tags"))
+        assert lines[tags - 1] != NOT_IN_FORCE_NOTE
 
     def test_text_is_still_toml(self) -> None:
         config = tomllib.loads(as_text(parse({}, environ={})))
