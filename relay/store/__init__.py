@@ -50,6 +50,7 @@ class Store:
     async def close(self) -> None:
         """Stop the group commits (pending writes fail), then close the connections."""
         await self.directory.close()
+        await self.cases.close()
         await self.messages.close()
         await self.queue.close()
         await self.database.dispose()

@@ -10,6 +10,7 @@ from relay.errors import Conflict, NotFound
 from relay.model import CasePlace, CaseRecord, CaseRef, CaseState
 from relay.store import cases, directory
 from relay.store import tables as t
+from relay.store.lookups import GroupLookup
 from relay.store.tables import utcnow
 from relay.store.units import Units
 
@@ -21,6 +22,7 @@ class CaseStore:
         self._units = units
         self._alias_length = alias_length
         self._alias_domain = alias_domain
+        self._places: GroupLookup[cases.Place, CasePlace] = GroupLookup(self._read_places)
 
     async def open(self, buyer_id: str, seller_id: str, order_id: str | None = None,
                    subject: str | None = None) -> CaseRecord:
@@ -75,4 +77,13 @@ class CaseStore:
         return await self._units.session(work)
 
     async def case_place(self, relationship_id: int, parent_id: str | None) -> CasePlace:
-        return await self._units.read(cases.place, relationship_id, parent_id)
+        """Read at every message; concurrent sessions' reads share one query."""
+        found = await self._places.get((relationship_id, parent_id))
+        assert found is not None  # every key asked gets a place
+        return found
+
+    async def _read_places(self, wanted: list[cases.Place]) -> dict[cases.Place, CasePlace]:
+        return await self._units.read(cases.places, wanted)
+
+    async def close(self) -> None:
+        await self._places.close()

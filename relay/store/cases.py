@@ -129,29 +129,42 @@ def _record(row: Any) -> CaseRecord:
                       last, opened)
 
 
-_PARENT_CASE = (
-    select(t.MESSAGES.c.case_id)
-    .where(t.MESSAGES.c.id == bindparam("parent"))
-    .scalar_subquery()
-)
-_PLACE = select(t.CASES.c.id, t.CASES.c.state, t.CASES.c.id == _PARENT_CASE).where(
-    or_(
-        t.CASES.c.id == _PARENT_CASE,
-        and_(t.CASES.c.relationship_id == bindparam("relationship"),
-             t.CASES.c.state != "closed"),
-    )
+_C, _M = t.CASES.c, t.MESSAGES.c
+# The cases a batch of messages may join: each relationship's case that is not closed,
+# and the case of each parent named (with the parent, to tell them apart), in one read.
+_PLACES = (
+    select(_C.id, _C.state, _C.relationship_id, _M.id.label("parent"))
+    .outerjoin(t.MESSAGES, and_(_M.case_id == _C.id,
+                                _M.id.in_(bindparam("parents", expanding=True))))
+    .where(or_(
+        and_(_C.relationship_id.in_(bindparam("relationships", expanding=True)),
+             _C.state != "closed"),
+        _C.id.in_(select(_M.case_id).where(_M.id.in_(bindparam("parents", expanding=True)))),
+    ))
 )
 
+Place = tuple[int, str | None]  # a relationship, and the parent a message replies to
 
-def place(connection: Connection, relationship_id: int, parent_id: str | None) -> CasePlace:
-    """The case of the parent message and the relationship's current case, in one read."""
-    parent = current = None
-    for case_id, state, is_parent in connection.execute(
-        _PLACE, {"parent": parent_id, "relationship": relationship_id}
+
+def places(connection: Connection, wanted: list[Place]) -> dict[Place, CasePlace]:
+    """For each (relationship, parent): the parent's case and the relationship's current one.
+
+    Several sessions' messages share this one query (relay.store.lookups).
+    """
+    relationships = sorted({relationship for relationship, _ in wanted})
+    parents = sorted({parent for _, parent in wanted if parent is not None})
+    current: dict[int, CaseRef] = {}
+    of_parent: dict[str, CaseRef] = {}
+    for case_id, state, relationship, parent in connection.execute(
+        _PLACES, {"relationships": relationships, "parents": parents}
     ):
         ref = CaseRef(case_id, state)
-        if is_parent:
-            parent = ref
         if state != "closed":
-            current = ref
-    return CasePlace(parent, current)
+            current[relationship] = ref
+        if parent is not None:
+            of_parent[parent] = ref
+    return {
+        (relationship, parent): CasePlace(
+            None if parent is None else of_parent.get(parent), current.get(relationship))
+        for relationship, parent in wanted
+    }

@@ -3,18 +3,99 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session
 
-from relay.model import Accepted
+from relay.model import Accepted, CasePlace, CaseRef, Route
 from relay.store import Store, cases, messages
 from relay.store.tables import utcnow
 from tests.conftest import _truncate
 
 DOMAIN = "relay.example"
+
+
+async def _routes(store: Store, count: int) -> list[Route]:
+    """Seller s1 and `count` buyers, one relationship each; the seller-to-buyer routes."""
+    await store.directory.put_seller("s1", "Acme", "owner@acme.example")
+    found = []
+    for n in range(count):
+        await store.directory.put_buyer(f"b{n}", f"buyer{n}@mailbox.example")
+        route = await store.directory.route((await store.directory.aliases(f"b{n}", "s1"))
+                                            .buyer_alias)
+        assert route is not None
+        found.append(route)
+    return found
+
+
+async def _accept(store: Store, route: Route, message_id: str, case: int | None) -> str:
+    await store.messages.accept(Accepted(
+        message_id=message_id, route=route, envelope_sender="owner@acme.example",
+        subject=None, original_message_id=None,
+        relay_message_id=f"<{message_id}@relay.example>", parent_id=None, received=b"x",
+        delivered=b"x", envelope_from="b@relay.example", case_id=case))
+    return message_id
+
+
+class TestPlaces:
+    async def test_concurrent_messages_share_queries_and_each_gets_its_place(
+        self, store: Store
+    ) -> None:
+        """Twenty pairs in every situation at once: few queries, each answer its own."""
+        routes = await _routes(store, 20)
+        asked: list[tuple[int, str | None]] = []
+        expected: list[CasePlace] = []
+        for n, route in enumerate(routes):
+            rel = route.relationship_id
+            assert rel is not None
+            kind = n % 4
+            if kind == 0:  # no case at all; a parent of no case
+                parent = await _accept(store, route, f"{n:032d}", None)
+                asked += [(rel, None), (rel, parent)]
+                expected += [CasePlace(None, None)] * 2
+                continue
+            case = int((await store.cases.open(f"b{n}", "s1")).id)
+            parent = await _accept(store, route, f"{n:032d}", case)
+            if kind == 1:  # an open case, its message replied to
+                ref = CaseRef(case, "open")
+                asked += [(rel, None), (rel, parent), (rel, "f" * 32)]
+                expected += [CasePlace(None, ref), CasePlace(ref, ref), CasePlace(None, ref)]
+                continue
+            await store.cases.move(case, "resolved")
+            await store.cases.move(case, "closed")
+            if kind == 2:  # closed, none open
+                asked += [(rel, None), (rel, parent)]
+                expected += [CasePlace(None, None), CasePlace(CaseRef(case, "closed"), None)]
+                continue
+            # closed, and a new one resolved
+            new = int((await store.cases.open(f"b{n}", "s1")).id)
+            await store.cases.move(new, "resolved")
+            current = CaseRef(new, "resolved")
+            asked += [(rel, None), (rel, parent)]
+            expected += [CasePlace(None, current), CasePlace(CaseRef(case, "closed"), current)]
+        queries: list[str] = []
+
+        def count(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+            queries.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            found = await asyncio.gather(*(store.cases.case_place(*key) for key in asked))
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+        assert 1 <= len(queries) <= 5
+        assert found == expected
+
+    async def test_each_read_sees_what_is_stored_when_it_asks(self, store: Store) -> None:
+        (route,) = await _routes(store, 1)
+        assert route.relationship_id is not None
+        assert await store.cases.case_place(route.relationship_id, None) == CasePlace(None, None)
+        case = int((await store.cases.open("b0", "s1")).id)
+        assert await store.cases.case_place(route.relationship_id, None) == CasePlace(
+            None, CaseRef(case, "open"))
 
 
 @pytest.mark.postgresql
