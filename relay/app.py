@@ -109,7 +109,8 @@ class Relay:
         self.workers = Workers(self.store.queue, self.transport, settings.queue, self.bouncer,
                                Heartbeat(self.store.processes))
         self.front: Handler | None = None
-        self.connections = Connections(settings.server.max_connections)
+        self.connections = Connections(settings.server.max_connections,
+                                       settings.server.max_connections_per_client)
         self._fronts: weakref.WeakSet[Handler] = weakref.WeakSet()  # sessions keep theirs
         self._accept: Acceptor | None = None
         self._verp_key = b""
@@ -144,6 +145,7 @@ class Relay:
         self.front = Handler(self.intake)
         self._fronts.add(self.front)
         self.connections.limit = s.max_connections
+        self.connections.per_client = s.max_connections_per_client
         self._factory = protocol_factory(
             self.front,
             self.connections,

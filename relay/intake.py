@@ -62,6 +62,11 @@ class Intake:
         assert route is not None, "a route is decided before the message is read"
         if has_bare_line_ending(tx.received):
             raise Refused(replies.S550_BARE_LINE_ENDING)
+        if b"\0" in tx.received:
+            # Refused, not removed: no client may send NUL without BINARYMIME, which
+            # relay does not offer, so it is a broken or hostile one, and what else it
+            # meant by those bytes nobody can tell. The sender hears why.
+            raise Refused(replies.S550_NUL)
         try:
             await run(self._pipeline.data[route.kind], tx)
         except Consumed:

@@ -59,6 +59,15 @@ S250_QUEUED = Reply(250, "2.0.0", "Message accepted for delivery")
 
 S421_TIMEOUT = Reply(421, "4.4.2", "Closing the connection: it was idle for too long")
 S421_TOO_MANY = Reply(421, "4.7.0", "Too many connections at once, please try again later")
+S421_TOO_MANY_FROM_CLIENT = Reply(
+    421, "4.7.0", "Too many connections from your address at once, please try again later"
+)
+S421_TOO_MANY_ERRORS = Reply(
+    421, "4.7.0", "Too many errors in this session, closing the connection"
+)
+S421_TOO_MANY_COMMANDS = Reply(
+    421, "4.7.0", "Too many commands that deliver no mail, closing the connection"
+)
 S421_SHUTTING_DOWN = Reply(421, "4.3.2", "The relay is restarting, please try again shortly")
 S451_INTERNAL = Reply(451, "4.3.0", "A temporary problem on our side, please try again later")
 S452_ONE_ALIAS = Reply(
@@ -82,6 +91,21 @@ S550_CASE_CLOSED = Reply(
     550, "5.7.1",
     "This conversation belongs to a case that is closed, so replies to it are not accepted;"
     " write a new message (not a reply) to start a new conversation",
+)
+S501_CONTROL_CHARACTER = Reply(
+    501, "5.5.2", "The command contains a control character, which no address can hold"
+)
+S502_NO_AUTH = Reply(
+    502, "5.5.1", "No login here: this server takes mail for its own addresses without one"
+)
+S550_NUL = Reply(550, "5.6.0", "The message contains NUL characters, which mail cannot carry")
+S553_SENDER_TOO_LONG = Reply(
+    553, "5.1.7", "The sender address is too long: at most 64 characters before the @, "
+    "255 after it and 254 in all"
+)
+S553_RECIPIENT_TOO_LONG = Reply(
+    553, "5.1.3", "The recipient address is too long: at most 64 characters before the @, "
+    "255 after it and 254 in all"
 )
 S553_BAD_SENDER = Reply(553, "5.1.7", "The sender address is not a valid email address")
 S553_BAD_RECIPIENT = Reply(553, "5.1.3", "The recipient address is not a valid email address")

@@ -15,6 +15,7 @@ from relay.addresses import normalise_address
 from relay.intake import Intake
 from relay.message import Transaction
 from relay.replies import Deferred, Refused
+from relay.smtp.limits import too_long
 from relay.smtp.protocol import RelayEnvelope
 
 log = structlog.get_logger("relay.smtp")
@@ -27,12 +28,26 @@ class Handler:
         self._intake = intake
         self.stopping = False
 
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: RelayEnvelope, hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """aiosmtpd 1.4.6's EHLO lines less AUTH, which it offers once TLS is up.
+
+        Nobody logs in to an MX: an AUTH offered is only a password-guessing target.
+        A hook that takes `responses` must record the client's name itself.
+        """
+        session.host_name = hostname
+        return [line for line in responses if not line[4:].upper().startswith("AUTH")]
+
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: RelayEnvelope, address: str,
         options: list[str],
     ) -> str:
         if self.stopping:
             return str(replies.S421_SHUTTING_DOWN)
+        if too_long(address):
+            return str(replies.S553_SENDER_TOO_LONG)
         try:
             # aiosmtpd hands over the null sender (RFC 5321 §4.5.5) as "<>".
             sender = "" if address in ("", "<>") else normalise_address(address)
@@ -50,6 +65,8 @@ class Handler:
     ) -> str:
         tx = envelope.tx
         assert tx is not None, "aiosmtpd asks for MAIL before RCPT"
+        if too_long(address):
+            return str(replies.S553_RECIPIENT_TOO_LONG)
         try:
             candidate = normalise_address(address)
         except ValueError:

@@ -8,9 +8,11 @@ is a deliberate change, made after reading these against the new source.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
-from typing import Any, AnyStr, Protocol
+from typing import Any, AnyStr, Protocol, TypeVar
 
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope
@@ -19,6 +21,7 @@ from relay import replies
 from relay.message import Transaction, new_id
 from relay.replies import Reply
 from relay.smtp.data_reader import read_data
+from relay.smtp.limits import JUNK, MAX_COMMANDS, MAX_ERRORS, MAX_JUNK, has_control
 
 log = structlog.get_logger("relay.smtp")
 
@@ -26,6 +29,8 @@ log = structlog.get_logger("relay.smtp")
 _AIOSMTPD_REPLIES = {
     "552 Error: Too much mail data": str(replies.S552_TOO_BIG),
     "552 Error: message size exceeds fixed maximum message size": str(replies.S552_TOO_BIG),
+    # Its fixed budget of five unknown commands; it closes the connection after this line.
+    "502 5.5.1 Too many unrecognized commands, goodbye.": str(replies.S421_TOO_MANY_ERRORS),
 }
 
 
@@ -45,15 +50,62 @@ class RelayEnvelope(Envelope):
 class Sessions(Protocol):
     """Connection accounting (relay.smtp.server.Connections)."""
 
-    def admit(self, session: RelaySMTP) -> bool: ...
+    def admit(self, session: RelaySMTP, client: str) -> Reply | None: ...
     def discard(self, session: RelaySMTP) -> None: ...
+
+
+_Command = TypeVar("_Command", bound=Callable[..., Awaitable[None]])
+
+
+def _help_of(original: Any) -> Callable[[_Command], _Command]:
+    """Give an overriding command the HELP text aiosmtpd 1.4.6 keeps on the original.
+
+    Its HELP lists only methods that carry that text (the `syntax` decorator's).
+    """
+
+    def copy(method: _Command) -> _Command:
+        for name, value in vars(original).items():
+            if name.startswith("__smtp_syntax"):
+                setattr(method, name, value)
+        return method
+
+    return copy
 
 
 class RelaySMTP(SMTP):
     def __init__(self, handler: Any, sessions: Sessions, **kwargs: Any) -> None:
         self._sessions = sessions
         self._turned_away = False
+        self._closing = False
+        self._errors = self._junk = self._commands = 0
         super().__init__(handler, **kwargs)
+        # Written against aiosmtpd 1.4.6, which dispatches every known command
+        # through this table (built in its __init__, read by HELP too).
+        self._smtp_methods = {
+            name: self._budgeted(name, method) for name, method in self._smtp_methods.items()
+        }
+
+    def _budgeted(
+        self, name: str, method: Callable[[str | None], Awaitable[None]]
+    ) -> Callable[[str | None], Awaitable[None]]:
+        """`method`, run only while the session is within its command budgets (limits.py)."""
+
+        @functools.wraps(method)  # keeps aiosmtpd's HELP text, kept on the method
+        async def run(arg: str | None) -> None:
+            if self._closing:  # commands pipelined behind a 421 are not run
+                return
+            self._commands += 1
+            self._junk += name in JUNK
+            if self._commands > MAX_COMMANDS or self._junk > MAX_JUNK:
+                self._say_and_close(replies.S421_TOO_MANY_COMMANDS)
+                return
+            await method(arg)
+
+        return run
+
+    def _renew_budgets(self) -> None:
+        """An accepted message: the client is delivering mail, its budgets start again."""
+        self._errors = self._junk = self._commands = 0
 
     def _create_envelope(self) -> RelayEnvelope:
         """Written against aiosmtpd 1.4.6, which calls it at connect, RSET, STARTTLS and after DATA.
@@ -72,12 +124,13 @@ class RelaySMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Written against aiosmtpd 1.4.6; it runs again on the same session after STARTTLS."""
         first = self.transport is None
-        if first and not self._sessions.admit(self):
+        refusal = self._sessions.admit(self, _client(transport)) if first else None
+        if refusal is not None:
             self._turned_away = True
             assert isinstance(transport, asyncio.WriteTransport)
             with structlog.contextvars.bound_contextvars(tx=new_id()):  # a session of its own
-                _refused(replies.S421_TOO_MANY)
-            transport.write(f"{replies.S421_TOO_MANY}\r\n".encode())
+                _refused(refusal)
+            transport.write(f"{refusal}\r\n".encode())
             transport.close()
             return
         # aiosmtpd starts the session's task in here: what is bound now, it inherits.
@@ -100,11 +153,40 @@ class RelaySMTP(SMTP):
         So every refusal, aiosmtpd's own included (syntax, SIZE, too much data),
         is logged here, once, with the reply it got.
         """
+        error = False
         if isinstance(status, str):
             status = _AIOSMTPD_REPLIES.get(status, status)
             if status[:1] in ("4", "5"):
                 log.info("smtp.refused", code=int(status[:3]), reply=status)
+                error = not status.startswith("421")  # a 421 closes the session anyway
         await super().push(status)
+        if error:
+            self._errors += 1
+            if self._errors >= MAX_ERRORS:
+                self._say_and_close(replies.S421_TOO_MANY_ERRORS)
+
+    @_help_of(SMTP.smtp_MAIL)
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        """aiosmtpd 1.4.6's MAIL, after a check for control characters it lets through."""
+        if arg is not None and has_control(arg):
+            await self.push(str(replies.S501_CONTROL_CHARACTER))
+            return
+        await super().smtp_MAIL(arg)
+
+    @_help_of(SMTP.smtp_RCPT)
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        """aiosmtpd 1.4.6's RCPT, after a check for control characters it lets through."""
+        if arg is not None and has_control(arg):
+            await self.push(str(replies.S501_CONTROL_CHARACTER))
+            return
+        await super().smtp_RCPT(arg)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        """Replaces aiosmtpd 1.4.6's AUTH, which answers once TLS is up: an MX takes no login.
+
+        Having no HELP text of its own, it is not listed as a supported command either.
+        """
+        await self.push(str(replies.S502_NO_AUTH))
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd 1.4.6's own, less the typing.Protocol class it defines on every call.
@@ -124,6 +206,7 @@ class RelaySMTP(SMTP):
             return None, None
         return addr, rest
 
+    @_help_of(SMTP.smtp_DATA)
     async def smtp_DATA(self, arg: str) -> None:
         """aiosmtpd 1.4.6's DATA with the body read in large pieces (see data_reader).
 
@@ -154,6 +237,8 @@ class RelaySMTP(SMTP):
         else:
             self.envelope.content = self.envelope.original_content = data.content
             status = await self._call_handler_hook("DATA")
+            if status.startswith("250"):
+                self._renew_budgets()
         # The reply first, while the transaction's id is still bound; the next
         # command is read only after this returns, so the client sees no difference.
         await self.push(status)
@@ -168,11 +253,18 @@ class RelaySMTP(SMTP):
         self._say_and_close(replies.S421_SHUTTING_DOWN)
 
     def _say_and_close(self, reply: Reply) -> None:
+        self._closing = True
         transport = self.transport
         if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
             _refused(reply)
             transport.write(f"{reply}\r\n".encode())
             transport.close()
+
+
+def _client(transport: asyncio.BaseTransport) -> str:
+    """The client's IP address: the unit of the per-client session limit."""
+    peer = transport.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
 
 
 def _refused(reply: Reply) -> None:

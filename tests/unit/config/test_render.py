@@ -13,7 +13,7 @@ class TestNotInForce:
         settings = parse({}, environ={})
         document = as_json(settings)
         assert document["not_in_force"] == [
-            "server.max_connections_per_client", "archive", "policy", "content.links",
+            "archive", "policy", "content.links",
             "content.links_apply_to", "content.link_domains", "content.contact_details",
             "content.attachment_types", "content.max_attachment_bytes", "auth", "dns",
             "dkim", "templates", "contact_reasons", "metrics", "api",
@@ -31,7 +31,7 @@ class TestNotInForce:
                         "content"):
             assert lines[lines.index(f"[{section}]") - 1] != NOT_IN_FORCE_NOTE
         per_client = lines.index("max_connections_per_client = 20")
-        assert lines[per_client - 1] == NOT_IN_FORCE_NOTE
+        assert lines[per_client - 1] != NOT_IN_FORCE_NOTE
         assert lines[lines.index("max_connections = 200") - 1] != NOT_IN_FORCE_NOTE
         assert lines[lines.index('links = "reject"') - 1] == NOT_IN_FORCE_NOTE
         tags = next(i for i, line in enumerate(lines) if line.startswith("allowed_tags"))
