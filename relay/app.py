@@ -24,6 +24,7 @@ from relay.config import ConfigError, Settings, config_path, load
 from relay.config.changes import compare
 from relay.content.delivered import Passthrough, Rewrite
 from relay.content.html import Html, HtmlPolicy
+from relay.content.structure import Structure
 from relay.content.threads import Threading
 from relay.delivery.bounces import Bouncer
 from relay.delivery.heartbeat import Heartbeat
@@ -66,6 +67,7 @@ def build_pipeline(
         Threading(store.messages),
         Automatic(),
         Cases(store.cases),
+        Structure(),
         html,
         Rewrite(domain, hostname),
     )
@@ -75,6 +77,7 @@ def build_pipeline(
         Threading(store.messages),
         Automatic(),
         Cases(store.cases),
+        Structure(),
         html,
         Rewrite(domain, hostname),
     )

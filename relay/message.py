@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from relay.model import QueuedNotice, Route
+from relay.replies import S554_TOO_DEEP, Refused
 
 _CHUNK = 8192  # what Parser.parse reads at a time: the parser sees the same feed as before
 
@@ -90,11 +91,17 @@ def parse(data: bytes) -> EmailMessage:
     parsebytes() holds the whole message once as a str and again in a StringIO,
     at four bytes a character; the same chunks fed from the bytes need neither.
     Each message gets its own `_Headers`, so the memo lives as long as the message.
+
+    Nesting deep enough to exhaust the parser's recursion is refused (554), as
+    relay.content.structure refuses any nesting past its limit.
     """
     parser = BytesFeedParser(EmailMessage, policy=policy.default.clone(header_factory=_Headers()))
-    for start in range(0, len(data), _CHUNK):
-        parser.feed(data[start : start + _CHUNK])
-    return parser.close()
+    try:
+        for start in range(0, len(data), _CHUNK):
+            parser.feed(data[start : start + _CHUNK])
+        return parser.close()
+    except RecursionError as exc:
+        raise Refused(S554_TOO_DEEP) from exc
 
 
 def has_bare_line_ending(data: bytes) -> bool:

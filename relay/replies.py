@@ -112,3 +112,24 @@ S553_BAD_RECIPIENT = Reply(553, "5.1.3", "The recipient address is not a valid e
 S552_TOO_BIG = Reply(552, "5.3.4", "The message is larger than this relay accepts")
 S554_LOOP = Reply(554, "5.4.6", "Mail loop detected: the message has passed too many servers")
 S554_MALFORMED = Reply(554, "5.6.0", "The message could not be read: it is not valid mail")
+
+# Hostile structure (README "Malformed and hostile mail"): what relay cannot read
+# with certainty is refused whole, and the reply says what it was.
+S554_TOO_DEEP = S554_MALFORMED.but(
+    "The message could not be read: its parts are nested more than 10 levels deep"
+)
+S554_TOO_MANY_PARTS = S554_MALFORMED.but(
+    "The message could not be read: it has more than 100 parts"
+)
+S554_BAD_BOUNDARY = S554_MALFORMED.but(
+    "The message could not be read: a multipart boundary is missing, repeated or unclosed"
+)
+S554_BAD_PART_HEADERS = S554_MALFORMED.but(
+    "The message could not be read: a part's headers are incomplete or out of place"
+)
+S554_DUPLICATE_HEADER = S554_MALFORMED.but(
+    "The message could not be read: a part has more than one {name} header"
+)
+S554_LONG_HEADER = S554_MALFORMED.but(
+    "The message could not be read: the {name} header is longer than mail allows"
+)

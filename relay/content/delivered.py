@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from relay.addresses import relay_message_id
+from relay.content.parts import TextHook
 from relay.content.rewrite import rewrite
 from relay.message import Transaction
 
@@ -26,9 +28,10 @@ def trace_header(hostname: str, tx: Transaction) -> bytes:
 class Rewrite:
     """Anonymise and re-address the message for the other party (SPEC §2.4)."""
 
-    def __init__(self, domain: str, hostname: str) -> None:
+    def __init__(self, domain: str, hostname: str, hooks: Sequence[TextHook] = ()) -> None:
         self._domain = domain
         self._hostname = hostname
+        self._hooks = tuple(hooks)
 
     async def __call__(self, tx: Transaction) -> None:
         assert tx.route is not None
@@ -38,6 +41,8 @@ class Rewrite:
             message_id=relay_message_id(tx.id, self._domain),
             in_reply_to=tx.in_reply_to,
             references=tx.references,
+            domain=self._domain,
+            hooks=self._hooks,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import quopri
+import re
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -101,6 +102,8 @@ def visible(message: EmailMessage) -> Iterator[str]:
         if item.get_content_maintype() == "text":
             text = text_of(item)
             yield from (text, html.unescape(text), unquote(text))
+            if item.get_content_type() == "text/calendar":  # RFC 5545 §3.1 folded lines
+                yield re.sub(r"\n[ \t]", "", text)
 
 
 def text_of(item: EmailMessage) -> str:

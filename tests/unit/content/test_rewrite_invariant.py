@@ -80,14 +80,34 @@ def html_part(draw: st.DrawFn) -> bytes:
                  f"Content-Transfer-Encoding: {encoding}"], encode_body(body, "utf-8", encoding))
 
 
+# Ways a file name is written: RFC 2231, continued RFC 2231, quoted, encoded word.
+NAME_FORMS = ("2231", "continued", "quoted", "word")
+# What a hostile name adds: a path, a right-to-left override, a zero-width space.
+NAME_TRICKS = ("", "../../", "C:\\temp\\", "\u202e", "\u200b")
+
+
+@st.composite
+def filename_param(draw: st.DrawFn, name: str) -> str:
+    name = draw(st.sampled_from(NAME_TRICKS)) + name
+    form = draw(st.sampled_from(NAME_FORMS))
+    if form == "2231":
+        return "filename*=utf-8''" + quote(name)
+    if form == "continued":
+        encoded = quote(name)
+        cut = draw(st.integers(1, len(encoded) - 1))
+        while "%" in encoded[max(cut - 2, 0) : cut]:
+            cut += 1
+        return f"filename*0*=utf-8''{encoded[:cut]}; filename*1*={encoded[cut:]}"
+    if form == "word":
+        return 'filename="=?utf-8?b?' + base64.b64encode(name.encode()).decode() + '?="'
+    return 'filename="' + name.encode("ascii", "ignore").decode().replace("\\", "/") + '"'
+
+
 @st.composite
 def attachment(draw: st.DrawFn) -> bytes:
     name = f"Rechnung {draw(address())} é.pdf"
-    if draw(st.booleans()):
-        param = "filename*=utf-8''" + quote(name)
-    else:
-        param = f'filename="{name.replace("é", "e")}"'
-    # Only the text attachment names an address inside: a PDF is delivered as it came.
+    param = draw(filename_param(name))
+    # Only the text attachment names an address inside: a PDF's content is not text.
     ctype, content = draw(st.sampled_from((
         ("application/pdf", "%PDF-1.4"),
         ("text/plain; charset=utf-8", "order list: {a}"),
@@ -100,11 +120,52 @@ def attachment(draw: st.DrawFn) -> bytes:
 
 
 @st.composite
+def calendar_part(draw: st.DrawFn) -> bytes:
+    """An invite naming a party as organizer and attendee, a line folded inside an address."""
+    real = draw(address())
+    cut = draw(st.integers(0, len(real)))  # 0 or the length: not folded
+    organizer = f"ORGANIZER;CN=Shop:mailto:{real[:cut]}\n {real[cut:]}" if 0 < cut < len(real) \
+        else f"ORGANIZER;CN=Shop:mailto:{real}"
+    ics = ("BEGIN:VCALENDAR\nMETHOD:REQUEST\nBEGIN:VEVENT\n" + organizer + "\n"
+           f"ATTENDEE;CN=\"{draw(address())}\":MAILTO:{draw(address())}\n"
+           "END:VEVENT\nEND:VCALENDAR\n")
+    encoding = draw(st.sampled_from(ENCODINGS))
+    return part(["Content-Type: text/calendar; method=REQUEST; charset=utf-8",
+                 f"Content-Transfer-Encoding: {encoding}"], encode_body(ics, "utf-8", encoding))
+
+
+@st.composite
+def vcard_part(draw: st.DrawFn) -> bytes:
+    card = f"BEGIN:VCARD\r\nVERSION:3.0\r\nEMAIL:{draw(address())}\r\nEND:VCARD\r\n"
+    return part([f"Content-Type: {draw(st.sampled_from(('text/vcard', 'text/x-vcard')))}",
+                 f"Content-Disposition: attachment; {draw(filename_param('card.vcf'))}"],
+                card.encode())
+
+
+@st.composite
 def forwarded(draw: st.DrawFn) -> bytes:
     headers = [h.format(a=draw(address())) for h in draw(st.lists(st.sampled_from(HEADERS)))]
     headers += [f"Subject: {draw(subject())}", "MIME-Version: 1.0"]
     inner = "".join(h + "\r\n" for h in headers).encode("ascii") + draw(text_part())
+    if draw(st.booleans()):  # against RFC 2046, but sent: decoded and rewritten all the same
+        return part(["Content-Type: message/rfc822", "Content-Transfer-Encoding: base64"],
+                    base64.encodebytes(inner).replace(b"\n", b"\r\n"))
     return part(["Content-Type: message/rfc822"], inner)
+
+
+def leaf() -> st.SearchStrategy[bytes]:
+    return st.one_of(text_part(), html_part(), attachment(), calendar_part(), vcard_part(),
+                     forwarded())
+
+
+@st.composite
+def tree(draw: st.DrawFn, depth: int = 0) -> bytes:
+    """A multipart of random kind holding leaves and, up to three deep, more multiparts."""
+    kids = st.one_of(leaf(), tree(depth + 1)) if depth < 2 else leaf()
+    children = draw(st.lists(kids, min_size=1, max_size=3))
+    subtype = draw(st.sampled_from(("mixed", "alternative", "related")))
+    ctype, body = multipart(subtype, f"tree-{depth}-{draw(st.integers(0, 99))}x", children)
+    return part([ctype], body)
 
 
 @st.composite
@@ -116,7 +177,8 @@ def hostile(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         ctype, alternative = multipart("alternative", "alt-7", [body, draw(html_part())])
         body = part([ctype], alternative)
-    extra = draw(st.lists(st.one_of(attachment(), forwarded(), html_part()), max_size=3))
+    extra = draw(st.lists(st.one_of(attachment(), forwarded(), html_part(), calendar_part(),
+                                    vcard_part(), tree()), max_size=3))
     if extra:
         ctype, mixed = multipart("mixed", "mix-7", [body, *extra])
         body = part([ctype], mixed)

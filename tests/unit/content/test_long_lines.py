@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay.content.parts import _CHUNK, MAX_LINE, has_long_line
+from relay.content.rewrite import _CHUNK, MAX_LINE, has_long_line
 
 
 def _crlf(data: bytes) -> list[bytes]:
