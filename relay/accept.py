@@ -43,6 +43,7 @@ class Acceptor:
             envelope_from=bounce_address(tx.id, self._domain, self._key),
             deliver=deliver,
             case_id=tx.case_id,
+            contact_reason=tx.contact_reason,
         )
         # The parsed tree can be larger than the message; nothing needs it past here,
         # and the commit may wait for others in its group.

@@ -32,10 +32,14 @@ from relay.delivery.reports import BounceReport
 from relay.delivery.transport import Replaceable, Transport, create_transport
 from relay.delivery.worker import Workers
 from relay.intake import Intake
+from relay.model import QuotaRule
 from relay.pipeline import Pipeline, Step
 from relay.policy.automatic import Automatic
 from relay.policy.cases import Cases
 from relay.policy.loop import HopLimit
+from relay.policy.optout import OptOut
+from relay.policy.orders import OrdersRequired
+from relay.policy.quota import DailyQuota
 from relay.policy.recipient import Recipient
 from relay.policy.sender import EnvelopeSender, HeaderSender
 from relay.smtp.handler import Handler
@@ -61,12 +65,17 @@ def build_pipeline(
     max_hops = settings.server.max_hops
     content = settings.content
     html = Html(HtmlPolicy.from_settings(content.allowed_tags, content.allowed_attributes))
+    policy = settings.policy
     seller_to_buyer: tuple[Step, ...] = (
         HopLimit(max_hops),
         HeaderSender(),
         Threading(store.messages),
         Automatic(),
         Cases(store.cases),
+        OptOut(store.pairs, domain, policy.critical_reasons, settings.contact_reasons),
+        OrdersRequired(store.pairs, domain),
+        # Last before the content steps: a reservation a later step refuses is given back.
+        DailyQuota(store.quota, QuotaRule(policy.quota_per_order, policy.quota_base)),
         Structure(),
         html,
         Rewrite(domain, hostname),

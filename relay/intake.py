@@ -71,8 +71,14 @@ class Intake:
             await run(self._pipeline.data[route.kind], tx)
         except Consumed:
             queued = False
+            await _give_back(tx)
+        except BaseException:
+            await _give_back(tx)
+            raise
         else:
             queued = True
+        # A failed commit keeps what the steps took: it may have committed after all,
+        # and counting one message too many is the safe side of a quota.
         await self._accept(tx, deliver=queued)
         log.info("data.accepted", kind=route.kind, size=len(tx.received), queued=queued)
         return Outcome(tx.id, queued)
@@ -95,3 +101,14 @@ class Intake:
                          received=data)
         with structlog.contextvars.bound_contextvars(tx=tx.id):
             return await self.data(tx)
+
+
+async def _give_back(tx: Transaction) -> None:
+    """Undo what the steps took for a message that is not queued (a quota reservation)."""
+    undo, tx.undo = tx.undo, []
+    for step in reversed(undo):
+        try:
+            await step()
+        except Exception:
+            # The refusal stands; a count kept too high errs on the safe side.
+            log.exception("data.undo_failed")

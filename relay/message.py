@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.errors import HeaderParseError
@@ -40,6 +41,10 @@ class Transaction:
     delivered: bytes | None = None
     about: str | None = None  # for a bounce at a VERP address: the message it reports on
     notice: QueuedNotice | None = None  # the notice a reported bounce makes for its sender
+    contact_reason: str | None = None  # a critical contact reason that let it past an opt-out
+    # What steps took that must be given back if the message is not queued after all
+    # (a quota reservation): intake runs these when a later step stops the message.
+    undo: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def parsed(self) -> EmailMessage:

@@ -115,6 +115,34 @@ class Accepted:
     envelope_from: str
     deliver: bool = True  # False: archive only (consumed), nothing queued
     case_id: int | None = None  # the case the message joins, if its case is still not closed
+    contact_reason: str | None = None  # a critical reason that let it past an opt-out
+
+
+@dataclass(frozen=True)
+class PairPolicy:
+    """What the seller-to-buyer rules ask of one relationship, read per message."""
+
+    opted_out: bool  # the buyer wants no unsolicited seller mail
+    order_statuses: tuple[str, ...]  # one per order of the pair, cancelled ones included
+
+
+@dataclass(frozen=True)
+class QuotaRule:
+    """A seller's daily message limit (SPEC §2.2): orders per day * per order + base."""
+
+    per_order: int
+    base: int
+
+    def limit(self, orders_per_day: int) -> int:
+        return orders_per_day * self.per_order + self.base
+
+
+@dataclass(frozen=True)
+class QuotaDecision:
+    """A reservation asked of one seller's daily count: granted, or refused at `limit`."""
+
+    limit: int
+    granted: bool
 
 
 @dataclass(frozen=True)

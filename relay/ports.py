@@ -6,7 +6,7 @@ these narrow seams, and `relay.store` is one implementation of them.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from relay.model import (
@@ -15,9 +15,12 @@ from relay.model import (
     CasePlace,
     Delivery,
     Direction,
+    PairPolicy,
     ProcessIdentity,
     ProcessRecord,
     QueuedNotice,
+    QuotaDecision,
+    QuotaRule,
     Route,
     ThreadLink,
 )
@@ -42,6 +45,29 @@ class ThreadLookup(Protocol):
 class CaseLookup(Protocol):
     async def case_place(self, relationship_id: int, parent_id: str | None) -> CasePlace:
         """The case of message `parent_id` and the relationship's case that is not closed."""
+        ...
+
+
+class PairLookup(Protocol):
+    """A relationship's standing, read per message so that a change applies at once."""
+
+    async def pair_policy(self, relationship_id: int) -> PairPolicy: ...
+
+    async def buyer_wrote_in(self, relationship_id: int, relay_ids: list[str]) -> bool:
+        """Whether one of these relay-issued Message-IDs names a thread of the pair that
+        the buyer started or wrote in."""
+        ...
+
+
+class QuotaCounter(Protocol):
+    """Each seller's messages per UTC day; a reservation is atomic across processes."""
+
+    async def reserve(self, seller_id: str, now: datetime, rule: QuotaRule) -> QuotaDecision:
+        """Count one message against the seller's day of `now`, unless the limit is reached."""
+        ...
+
+    async def release(self, seller_id: str, day: date) -> None:
+        """Give back one message reserved on `day`."""
         ...
 
 

@@ -57,6 +57,18 @@ S250_KEPT = Reply(
 )
 S250_QUEUED = Reply(250, "2.0.0", "Message accepted for delivery")
 
+S450_DAILY_LIMIT = Reply(
+    450, "4.7.1", "Daily message limit reached for this seller; your server will retry later"
+)
+
+
+def daily_limit(limit: int) -> Reply:
+    """S450_DAILY_LIMIT naming the limit, so the seller knows what they reached."""
+    return S450_DAILY_LIMIT.but(
+        f"Daily message limit of {limit} reached for this seller; your server will retry later"
+    )
+
+
 S421_TIMEOUT = Reply(421, "4.4.2", "Closing the connection: it was idle for too long")
 S421_TOO_MANY = Reply(421, "4.7.0", "Too many connections at once, please try again later")
 S421_TOO_MANY_FROM_CLIENT = Reply(
@@ -75,6 +87,16 @@ S452_ONE_ALIAS = Reply(
     "Only one recipient per message: your mail server will send to the others separately",
 )
 
+S550_OPTED_OUT = Reply(
+    550, "5.7.1",
+    "The buyer has opted out of unsolicited messages; you can still reply in a conversation"
+    " the buyer started or wrote in",
+)
+S550_NO_ORDER = Reply(
+    550, "5.7.1",
+    "You can write to a buyer only about an order: this buyer has no order with you, and"
+    " this is not a reply in a conversation the buyer started or wrote in",
+)
 S550_NOT_LOCAL = Reply(550, "5.7.1", "This relay only accepts mail for its own addresses")
 S550_UNKNOWN_ALIAS = Reply(550, "5.1.1", "No such address here: check the address you wrote to")
 S550_NOT_AUTHORISED = Reply(

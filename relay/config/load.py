@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar, cast, get_args, get_origin, get_type_h
 
 from relay.addresses import MIN_ENTROPY_BITS, local_part_length, normalise_address
 from relay.config.settings import Duration, Settings, Size, UpstreamSettings, host_port
+from relay.model import ORDER_STATUSES
 
 DEFAULT_CONFIG = Path("config/relay.toml")
 CONFIG_ENV = "RELAY_CONFIG"
@@ -122,6 +123,10 @@ def _contact_reasons(raw: object) -> dict[str, tuple[str, ...]]:
     for reason, statuses in raw.items():
         if not isinstance(statuses, list) or not all(isinstance(s, str) for s in statuses):
             raise ConfigError(f"contact_reasons.{reason}: expected a list of order statuses")
+        unknown = [s for s in statuses if s not in ORDER_STATUSES]
+        if unknown:
+            raise ConfigError(f"contact_reasons.{reason}: {unknown[0]!r} is not an order status;"
+                              f" use {', '.join(ORDER_STATUSES)}")
         reasons[reason] = tuple(statuses)
     return reasons
 
@@ -211,10 +216,16 @@ def _validate_html(settings: Settings, fail: Fail) -> None:
                  f"{item!r} runs code or loads content: never allowed")
 
 
+def _validate_policy(settings: Settings, fail: Fail) -> None:
+    for key in ("quota_base", "quota_per_order"):
+        if getattr(settings.policy, key) < 0:
+            fail(f"policy.{key}", "must be 0 or more")
+
+
 def _validate(settings: Settings) -> None:
     """Checks that span keys or need more than a type."""
     for check in (_validate_server, _validate_identity, _validate_delivery, _validate_listeners,
-                  _validate_html):
+                  _validate_html, _validate_policy):
         check(settings, _fail)
 
 

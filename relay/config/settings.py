@@ -187,7 +187,6 @@ class Settings:
 # them as if in force. Remove a name in the change that builds its feature.
 NOT_IN_FORCE: tuple[str, ...] = (
     "archive",
-    "policy",
     "content.links",
     "content.links_apply_to",
     "content.link_domains",
@@ -198,7 +197,6 @@ NOT_IN_FORCE: tuple[str, ...] = (
     "dns",
     "dkim",
     "templates",
-    "contact_reasons",
     "metrics",
     "api",
 )

@@ -13,8 +13,10 @@ from relay.store.directory_store import DirectoryStore
 from relay.store.engine import Database, open_database
 from relay.store.message_store import MessageStore
 from relay.store.notice_store import NoticeStore
+from relay.store.pair_store import PairStore
 from relay.store.process_store import ProcessStore
 from relay.store.queue_store import QueueStore
+from relay.store.quota_store import QuotaStore
 from relay.store.secret_store import SecretStore
 from relay.store.units import Units
 
@@ -34,6 +36,8 @@ class Store:
         self.notices = NoticeStore(units, alias_domain)
         self.secrets = SecretStore(units)
         self.processes = ProcessStore(units)
+        self.pairs = PairStore(units)
+        self.quota = QuotaStore(units)
 
     async def upgrade(self) -> None:
         """Create or migrate the schema to the newest revision."""

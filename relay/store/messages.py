@@ -43,6 +43,7 @@ def accept(connection: Connection, batch: list[Accepted]) -> None:
             "envelope_sender": a.envelope_sender,
             "recipient": a.route.recipient,
             "status": _status(a),
+            "contact_reason": a.contact_reason,
             "received_at": now,
         }
         for a in batch

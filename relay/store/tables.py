@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -150,6 +151,25 @@ class Message(Base):
     recipient: Mapped[str] = mapped_column(String(320))
     status: Mapped[MessageStatus] = mapped_column(String(16), default="queued")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # A critical contact reason (X-Contact-Reason) that let the message past the
+    # buyer's opt-out: kept so that a seller labelling cold mail critical is seen.
+    contact_reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class QuotaUse(Base):
+    """The messages a seller has used of one UTC day's quota (SPEC §2.2).
+
+    Raised by a conditional increment before the 250, lowered again when the
+    message is refused or kept without delivery: the check and the count are one
+    statement, so concurrent sessions and relay processes cannot overshoot.
+    """
+
+    __tablename__ = "quota_usage"
+    seller_id: Mapped[str] = mapped_column(
+        ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ArchivedForm(Base):
@@ -215,5 +235,7 @@ RELATIONSHIPS = Base.metadata.tables["relationships"]
 BUYERS = Base.metadata.tables["buyers"]
 SELLERS = Base.metadata.tables["sellers"]
 SELLER_ADDRESSES = Base.metadata.tables["seller_addresses"]
+ORDERS = Base.metadata.tables["orders"]
+QUOTA_USAGE = Base.metadata.tables["quota_usage"]
 PROCESSES = Base.metadata.tables["processes"]
 CASES = Base.metadata.tables["cases"]

@@ -54,6 +54,7 @@ async def spawn(store_url: str, upstream: Upstream, certificates: Certificates,
 async def seed(relay: RelayProcess) -> str:
     await relay.cli("seller", "add", "s1", "--name", "Acme Shop", "--email", SELLER)
     await relay.cli("buyer", "add", "b1", "--email", BUYER, "--name", "Bob")
+    await relay.cli("order", "add", "o1", "--buyer", "b1", "--seller", "s1")
     alias: str = json.loads(await relay.cli("alias", "show", "--buyer", "b1", "--seller", "s1")
                             )["buyer_alias"]
     return alias

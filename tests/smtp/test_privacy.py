@@ -32,6 +32,7 @@ async def test_delivered_mail_never_shows_the_senders_address(
     await store.directory.put_seller("shop", "Shop", SELLER)
     await store.directory.authorise("shop", SELLER_OTHER)
     await store.directory.put_buyer("buyer", BUYER, "Buyer")
+    await store.directory.put_order("order", "buyer", "shop")  # a seller writes about one
     aliases = await store.directory.aliases("buyer", "shop")
     sender = SELLER if seller_writes else BUYER
     alias = aliases.buyer_alias if seller_writes else aliases.seller_alias

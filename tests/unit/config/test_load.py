@@ -138,6 +138,8 @@ class TestErrors:
             ({"content": {"allowed_attributes": ["td.background"]}},
              "content.allowed_attributes: 'td.background' runs code"),
             ({"content": {"allowed_attributes": ["a b"]}}, "content.allowed_attributes: 'a b'"),
+            ({"policy": {"quota_base": -1}}, "policy.quota_base: must be 0 or more"),
+            ({"contact_reasons": {"late": ["shiped"]}}, "contact_reasons.late: 'shiped' is not"),
         ],
     )
     def test_error_names_the_key(self, document: dict[str, object], message: str) -> None:

@@ -13,10 +13,10 @@ class TestNotInForce:
         settings = parse({}, environ={})
         document = as_json(settings)
         assert document["not_in_force"] == [
-            "archive", "policy", "content.links",
+            "archive", "content.links",
             "content.links_apply_to", "content.link_domains", "content.contact_details",
             "content.attachment_types", "content.max_attachment_bytes", "auth", "dns",
-            "dkim", "templates", "contact_reasons", "metrics", "api",
+            "dkim", "templates", "metrics", "api",
         ]
         assert {k: v for k, v in document.items() if k != "not_in_force"} == effective(settings)
         assert document["policy"]["quota_base"] == 600
@@ -24,11 +24,10 @@ class TestNotInForce:
     def test_text_marks_each_such_section_and_key_with_a_comment(self) -> None:
         text = as_text(parse({}, environ={}))
         lines = text.splitlines()
-        for section in ("policy", "auth", "dns", "dkim", "templates",
-                        "contact_reasons", "metrics", "api", "archive"):
+        for section in ("auth", "dns", "dkim", "templates", "metrics", "api", "archive"):
             assert lines[lines.index(f"[{section}]") - 1] == NOT_IN_FORCE_NOTE
         for section in ("server", "aliases", "store", "upstream", "queue", "admin", "logging",
-                        "content"):
+                        "content", "policy", "contact_reasons"):
             assert lines[lines.index(f"[{section}]") - 1] != NOT_IN_FORCE_NOTE
         per_client = lines.index("max_connections_per_client = 20")
         assert lines[per_client - 1] != NOT_IN_FORCE_NOTE

@@ -1,0 +1,28 @@
+"""Whether a seller's message answers the buyer: shared by the opt-out and the orders rule."""
+
+from __future__ import annotations
+
+from relay.addresses import message_ids
+from relay.message import Transaction, header_text
+from relay.ports import PairLookup
+
+
+def relay_ids(tx: Transaction, domain: str) -> list[str]:
+    """The relay-issued Message-IDs a message names in In-Reply-To and References.
+
+    Only these count: the seller's client knows them only from mail the relay
+    delivered, while any other ID is the sender's own word.
+    """
+    suffix = f"@{domain}>".lower()
+    named = message_ids(header_text(tx.parsed, "In-Reply-To"))
+    named += message_ids(header_text(tx.parsed, "References"))
+    return [i for i in dict.fromkeys(named) if i.lower().endswith(suffix)]
+
+
+async def in_buyers_thread(tx: Transaction, pairs: PairLookup, domain: str) -> bool:
+    """Whether `tx` replies in a thread of its relationship the buyer started or wrote in."""
+    route = tx.route
+    if route is None or route.relationship_id is None:
+        return False
+    ids = relay_ids(tx, domain)
+    return bool(ids) and await pairs.buyer_wrote_in(route.relationship_id, ids)
