@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from email import policy
 from email.errors import HeaderParseError
 from email.feedparser import BytesFeedParser
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import EmailPolicy
 from typing import Any
 
 from relay.model import QueuedNotice, Route
@@ -107,6 +109,67 @@ def parse(data: bytes) -> EmailMessage:
         return parser.close()
     except RecursionError as exc:
         raise Refused(S554_TOO_DEEP) from exc
+
+
+class SevenBitHeaders(EmailPolicy):
+    """policy.SMTP, except that every header leaves in 7 bits (RFC 2047 encoded words).
+
+    The stdlib passes a header it did not change through as the client wrote it,
+    raw UTF-8 or Latin-1 included (its `cte_type = "8bit"` covers bodies and,
+    for headers read from the message, headers too). Raw 8-bit in a header is
+    RFC 6532 and needs SMTPUTF8 all the way to the reader, which an upstream
+    does not always offer. Here such a header is re-encoded: raw bytes read as
+    UTF-8 when they are UTF-8, else as Latin-1, so the reader sees the words the
+    sender meant. What the stdlib's own folding leaves 8-bit (a Message-ID, a
+    parameter name: malformed input) is encoded whole, as unstructured text.
+    The rewrite needs none of this (it writes every header from its decoded
+    value); mail passed on as it came does.
+    """
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if hasattr(value, "name") or value.isascii():  # a header object folds itself
+            text = str(value)
+            folded: str = self.fold(name, value)
+        else:
+            text = _as_text(value)
+            try:
+                folded = self.header_factory(name, text).fold(policy=self)
+            except (ValueError, IndexError, TypeError, AttributeError):  # stdlib parse bugs
+                folded = self._unstructured(name, text)
+        if not folded.isascii():
+            folded = self._unstructured(name, text)
+        return folded.encode("ascii")
+
+    def _unstructured(self, name: str, text: str) -> str:
+        encoded = Header(text, "utf-8", header_name=name).encode(linesep=self.linesep)
+        return f"{name}: {encoded}{self.linesep}"
+
+
+SMTP_7BIT_HEADERS = SevenBitHeaders(linesep="\r\n")
+
+
+def _as_text(value: str) -> str:
+    """A header value as the sender meant it: raw bytes (kept as surrogates) decoded."""
+    raw = value.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def seven_bit_head(data: bytes) -> bytes:
+    """`data` with its top-level header section re-encoded in 7 bits, its body untouched.
+
+    For a message relay passes on without rewriting it (mail to the admin) when
+    the upstream does not offer SMTPUTF8.
+    """
+    end = data.find(b"\r\n\r\n")
+    head, body = (data, b"") if end < 0 else (data[: end + 2], data[end + 2 :])
+    if head.isascii():
+        return data
+    headers = BytesHeaderParser(policy=SMTP_7BIT_HEADERS).parsebytes(head + b"\r\n")
+    fold = SMTP_7BIT_HEADERS.fold_binary
+    return b"".join(fold(name, value) for name, value in headers.raw_items()) + body
 
 
 def has_bare_line_ending(data: bytes) -> bool:

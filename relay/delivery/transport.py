@@ -13,6 +13,7 @@ from typing import Protocol
 import aiosmtplib
 
 from relay.config import UpstreamSettings
+from relay.message import seven_bit_head
 from relay.model import Delivery
 
 
@@ -157,10 +158,18 @@ class SmtpTransport:
         # MAIL, RCPT and DATA by hand rather than sendmail(), which re-normalises
         # the whole message just to count it for SIZE. Our messages already end
         # every line in CRLF, so their length is the SIZE.
-        options = [f"SIZE={len(data)}"] if client.supports_extension("size") else []
         try:
-            await client.mail(envelope_from, options=options)
-            await client.rcpt(recipient)
+            if client.is_ehlo_or_helo_needed:  # what the upstream offers is known after EHLO
+                await client.ehlo()
+            try:
+                data, options, encoding = _for_upstream(client, envelope_from, recipient, data)
+            except PermanentFailure:
+                self._keep(client)
+                raise
+            if client.supports_extension("size"):
+                options.append(f"SIZE={len(data)}")
+            await client.mail(envelope_from, options=options, encoding=encoding)
+            await client.rcpt(recipient, encoding=encoding)
             await client.data(data)
         except aiosmtplib.SMTPResponseException as exc:  # a refused MAIL, RCPT or DATA
             await _reset(client)
@@ -186,6 +195,28 @@ class SmtpTransport:
             with contextlib.suppress(Exception):
                 await client.quit()
             client.close()
+
+
+def _for_upstream(
+    client: aiosmtplib.SMTP, envelope_from: str, recipient: str, data: bytes
+) -> tuple[bytes, list[str], str]:
+    """The message, MAIL options and address encoding this upstream can take (RFC 6531).
+
+    The rewrite writes 7-bit headers; mail passed on as it came (to the admin)
+    may have 8-bit ones. Those go with SMTPUTF8 when the upstream offers it, and
+    re-encoded in 7 bits when it does not. A non-ASCII envelope address cannot
+    be re-encoded: without SMTPUTF8 the message cannot be delivered.
+    """
+    ascii_envelope = envelope_from.isascii() and recipient.isascii()
+    end = data.find(b"\r\n\r\n")
+    if ascii_envelope and data[: end if end >= 0 else len(data)].isascii():
+        return data, [], "ascii"
+    if client.supports_extension("smtputf8"):
+        return data, ["SMTPUTF8"], "utf-8"
+    if not ascii_envelope:
+        raise PermanentFailure("the upstream does not offer SMTPUTF8, which a non-ASCII "
+                               "address needs")
+    return seven_bit_head(data), [], "ascii"
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:

@@ -24,6 +24,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    mail_options: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -52,9 +53,10 @@ class UpstreamHandler:
             return self.data_reply
         assert envelope.mail_from is not None
         assert envelope.original_content is not None
-        self.messages.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
-        )
+        self.messages.append(Received(
+            envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
+            list(envelope.mail_options),
+        ))
         self.arrived.set()
         return "250 OK queued"
 
@@ -133,6 +135,7 @@ class Upstream:
         self._server: asyncio.Server | None = None
         self.port = 0
         self.connections = 0
+        self.smtputf8 = False  # offered to sessions that start after it is set
         self._sessions: list[SMTP] = []
 
     def _protocol(self) -> SMTP:
@@ -145,6 +148,7 @@ class Upstream:
             auth_required=True,
             auth_require_tls=True,
             authenticator=_authenticate,
+            enable_SMTPUTF8=self.smtputf8,
         )
         self._sessions.append(session)
         return session
