@@ -71,9 +71,10 @@ class _Headers(HeaderRegistry):
     header object is never changed once made, so handing out one is safe.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         super().__init__()
         self._parsed: dict[tuple[str, str], BaseHeader] = {}
+        self._limit = limit
 
     def __getitem__(self, name: str) -> type[BaseHeader]:
         # The stdlib makes a new class for every header it parses; one per kind will do.
@@ -88,8 +89,16 @@ class _Headers(HeaderRegistry):
             return super().__call__(name, value)
         header = self._parsed.get((name, value))
         if header is None:
+            if self._limit is not None and len(self._parsed) >= self._limit:
+                self._parsed.clear()
             header = self._parsed[name, value] = super().__call__(name, value)
         return header
+
+
+# For the headers relay writes itself (Content-Type: text/plain; charset="utf-8",
+# MIME-Version: 1.0, ...): the same few values in every message, parsed once per
+# process. Bounded, since a Subject or a file name is new in each message.
+WRITING = policy.default.clone(header_factory=_Headers(limit=4096))
 
 
 def parse(data: bytes) -> EmailMessage:

@@ -49,8 +49,8 @@ NOTE_UNREADABLE = "A part that could not be read was removed ({why}): {name}"
 
 _IDENTITY = frozenset({"7bit", "8bit", "binary"})
 _FORWARDED_MESSAGES = frozenset({"rfc822", "global"})
-# Parameters a multipart keeps (RFC 2387 related, RFC 1847 signed, RFC 6522 report).
-_MULTIPART_PARAMS = ("type", "protocol", "micalg", "report-type")
+# Parameters a multipart keeps (RFC 2387 related, RFC 6522 report).
+_MULTIPART_PARAMS = ("type", "report-type")
 _TEXT_PARAMS = {"text/plain": ("format", "delsp"), "text/calendar": ("method", "component")}
 _LANGUAGE = re.compile(r"[A-Za-z0-9]{1,8}(?:-[A-Za-z0-9]{1,8})*(?:\s*,\s*[A-Za-z0-9-]{1,35})*")
 _CID_URL = re.compile(r"\bcid:([^\s\"'<>()\\]+)", re.I)
@@ -58,6 +58,16 @@ _CID_URL = re.compile(r"\bcid:([^\s\"'<>()\\]+)", re.I)
 _TEXT_CONTROLS = dict.fromkeys([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
 _ADDRESS_HEADERS = frozenset({"from", "to", "cc"})
 _NAMES = {"from": "From", "to": "To", "cc": "Cc", "date": "Date", "subject": "Subject"}
+
+
+class Written(EmailMessage):
+    """A part relay wrote; a leaf's body is `encoded`, CRLF lines, written as it is.
+
+    The stdlib would hold it as text and pass over it three times to write it;
+    relay.content.rewrite's generator writes these bytes once.
+    """
+
+    encoded: bytes = b""
 
 
 class Rebuilder:
@@ -73,7 +83,7 @@ class Rebuilder:
         self._budget = Budget()
 
     def part(self, src: Message, prefix: Headers, depth: int = 0,
-             boundaries: tuple[str, ...] = ()) -> EmailMessage:
+             boundaries: tuple[str, ...] = ()) -> Written:
         """The rebuilt part: `prefix` headers first, then the Content-* relay writes."""
         self._budget.enter(depth)
         check_part(src, boundaries)
@@ -102,32 +112,34 @@ class Rebuilder:
                 out.append((_NAMES[name], value))
         return out
 
-    def _new(self, prefix: Headers) -> EmailMessage:
-        out = EmailMessage(policy=self._policy)
+    def _new(self, prefix: Headers) -> Written:
+        out = Written(policy=self._policy)
         for name, value in prefix:
             out[name] = value
         return out
 
     def _multipart(self, src: Message, prefix: Headers, depth: int,
-                   boundaries: tuple[str, ...]) -> EmailMessage:
+                   boundaries: tuple[str, ...]) -> Written:
         inside = (*boundaries, src.get_boundary() or "")
         children = [self.part(child, [], depth + 1, inside)
                     for child in src.get_payload() if isinstance(child, Message)]
         out = self._new(prefix)
+        ctype = src.get_content_type()
+        if ctype == "multipart/signed":  # its signature is removed: what is left is mixed
+            ctype = "multipart/mixed"
         params = {name: str(value) for name in _MULTIPART_PARAMS
                   if isinstance(value := src.get_param(name), str)}
         start = src.get_param("start")
         if isinstance(start, str):
             params["start"] = f"<{self._cid(start)}>"
-        out.add_header("Content-Type", src.get_content_type(),
-                       boundary=secrets.token_hex(16), **params)
+        out.add_header("Content-Type", ctype, boundary=secrets.token_hex(16), **params)
         self._describe(src, out)
         for child in children:
             out.attach(child)
         return out
 
     def _attached(self, src: Message, prefix: Headers, depth: int,
-                  boundaries: tuple[str, ...]) -> EmailMessage:
+                  boundaries: tuple[str, ...]) -> Written:
         """A forwarded message is rebuilt like the message itself; other message/* removed."""
         label = self._label(src)
         if src.get_content_subtype() not in _FORWARDED_MESSAGES:
@@ -145,7 +157,7 @@ class Rebuilder:
         out.attach(rebuilt)
         return out
 
-    def _leaf(self, src: Message, prefix: Headers) -> EmailMessage:
+    def _leaf(self, src: Message, prefix: Headers) -> Written:
         name = self._filename(src)
         label = name or src.get_content_type()
         try:
@@ -168,7 +180,7 @@ class Rebuilder:
             out.add_header("Content-Type", ctype, **({"name": name} if name else {}))
         out["Content-Transfer-Encoding"] = cte
         self._describe(src, out, name)
-        out.set_payload(payload)
+        out.encoded = payload
         return out
 
     def _text(self, ctype: str, text: str) -> str:
@@ -195,14 +207,14 @@ class Rebuilder:
                 text += "".join(f"\n\n[{n}]" for n in notes) + "\n"
         return text
 
-    def _note(self, prefix: Headers, text: str) -> EmailMessage:
+    def _note(self, prefix: Headers, text: str) -> Written:
         """A text part in place of one relay removed, saying what it was."""
         out = self._new(prefix)
         out.add_header("Content-Type", "text/plain", charset="utf-8")
         out["Content-Disposition"] = "inline"
         cte, payload = encode_text(self._scrubber.scrub(text) + "\n")
         out["Content-Transfer-Encoding"] = cte
-        out.set_payload(payload)
+        out.encoded = payload
         return out
 
     def _describe(self, src: Message, out: EmailMessage, name: str | None = None) -> None:

@@ -13,14 +13,15 @@ from email import policy
 from email.errors import MessageError
 from email.generator import BytesGenerator
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import EmailPolicy, Policy
+from email.message import EmailMessage, Message
+from email.policy import Policy
 from io import BytesIO
 
 from relay.addresses import MESSAGE_ID
 from relay.content.names import clean_text
-from relay.content.parts import Headers, Rebuilder, TextHook
+from relay.content.parts import Headers, Rebuilder, TextHook, Written
 from relay.content.scrub import Scrubber
+from relay.message import WRITING
 from relay.model import Route
 from relay.replies import S554_MALFORMED, Refused
 
@@ -55,7 +56,7 @@ def rewrite(
                         route.sender_alias)
     domain = domain or route.sender_alias.rpartition("@")[2]
     try:
-        builder = Rebuilder(scrubber, domain, hooks, message.policy)
+        builder = Rebuilder(scrubber, domain, hooks, WRITING)
         top: Headers = [*_address(route, scrubber), *builder.kept(message, ("subject", "date"))]
         if "Date" not in (name for name, _value in top):
             top.append(("Date", datetime.now(UTC)))
@@ -75,13 +76,13 @@ def _crlf_lines(data: bytes) -> list[bytes]:
     return data.split(b"\r\n")
 
 
+_SMTP = policy.SMTP.clone(header_factory=WRITING.header_factory)
+
+
 def _serialise(message: EmailMessage) -> bytes:
     """`message.as_bytes(policy=policy.SMTP)`, written by `_Generator`."""
-    smtp = policy.SMTP
-    if isinstance(message.policy, EmailPolicy):  # keep relay.message's header memo
-        smtp = smtp.clone(header_factory=message.policy.header_factory)
     out = BytesIO()
-    _Generator(out, mangle_from_=False, policy=smtp).flatten(message)
+    _Generator(out, mangle_from_=False, policy=_SMTP).flatten(message)
     return out.getvalue()
 
 
@@ -90,7 +91,17 @@ class _Generator(BytesGenerator):
 
     The stdlib writes every payload line by line, to give each line the policy's
     ending: for a large attachment that is most of the time spent serialising.
+    Payloads relay encoded itself are bytes in CRLF lines (relay.content.parts),
+    written as they are, without the stdlib's three passes over them as text.
     """
+
+    def _handle_text(self, msg: Message) -> None:
+        if isinstance(msg, Written) and not msg.is_multipart():
+            self._fp.write(msg.encoded)  # type: ignore[attr-defined]  # the stdlib's own field
+        else:
+            super()._handle_text(msg)  # type: ignore[misc]  # private in the stdlib, untyped
+
+    _writeBody = _handle_text  # what the stdlib calls for every other leaf type
 
     def _write_lines(self, lines: str) -> None:
         crlf = lines.count("\r\n")

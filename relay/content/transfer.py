@@ -57,14 +57,15 @@ def _decode(part: Message) -> bytes:
     raise Undecodable("its transfer encoding is unknown")
 
 
-def base64_lines(data: bytes) -> str:
+def base64_lines(data: bytes) -> bytes:
     """Base64 in lines of 76 characters, each ending in CRLF."""
-    encoded = base64.b64encode(data).decode("ascii")
-    return "".join(encoded[i : i + _LINE] + "\r\n" for i in range(0, len(encoded), _LINE))
+    encoded = base64.b64encode(data)
+    lines = [encoded[i : i + _LINE] for i in range(0, len(encoded), _LINE)]
+    return b"\r\n".join(lines) + b"\r\n" if lines else b""
 
 
-def encode_text(text: str) -> tuple[str, str]:
-    """(transfer encoding, payload) for text as UTF-8: quoted-printable unless mostly non-ASCII.
+def encode_text(text: str) -> tuple[str, bytes]:
+    """(transfer encoding, CRLF lines) for text as UTF-8: quoted-printable unless mostly non-ASCII.
 
     Quoted-printable keeps Latin-script text readable in the raw; once a third of
     the bytes need escaping (three characters each) base64 is much smaller.
@@ -73,5 +74,5 @@ def encode_text(text: str) -> tuple[str, str]:
     data = lines.encode("utf-8", "replace")
     if data.isascii() or len(data.translate(None, _ASCII)) * 3 < len(data):
         qp = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
-        return "quoted-printable", qp.decode("ascii").replace("\n", "\r\n")
+        return "quoted-printable", qp.replace(b"\n", b"\r\n")
     return "base64", base64_lines(data)

@@ -405,3 +405,20 @@ class TestWrittenByRelay:
         with pytest.raises(Refused):
             rewrite(parse(crlf(f"{HEAD}\nhi\n")), seller_to_buyer(), message_id=NEW_ID,
                     in_reply_to=[], references=[], hooks=[hook])
+
+
+def test_signed_message_arrives_unsigned_as_mixed() -> None:
+    """The signature is removed with a note; the signed multipart becomes multipart/mixed."""
+    ctype, body = multipart("signed", "sig", [
+        part(["Content-Type: text/plain"], b"Your order"),
+        part(["Content-Type: application/pkcs7-signature; name=smime.p7s",
+              "Content-Transfer-Encoding: base64"], b"MIIB\r\n"),
+    ])
+    ctype = ctype.replace("signed;", 'signed; protocol="application/pkcs7-signature"; '
+                                     "micalg=sha-256;")
+    delivered = parse(run(message(ctype, body)))
+    assert delivered.get_content_type() == "multipart/mixed"
+    assert "protocol" not in delivered["Content-Type"].params
+    text, note = (text_of(p) for p in children(delivered))
+    assert text == "Your order"
+    assert note.endswith("was removed: smime.p7s\n")
