@@ -22,6 +22,7 @@ from relay import logs, systemd
 from relay.accept import Acceptor
 from relay.config import ConfigError, Settings, config_path, load
 from relay.config.changes import compare
+from relay.content.attachments import Attachments
 from relay.content.delivered import Passthrough, Rewrite
 from relay.content.html import Html, HtmlPolicy
 from relay.content.structure import Structure
@@ -78,6 +79,7 @@ def build_pipeline(
         DailyQuota(store.quota, QuotaRule(policy.quota_per_order, policy.quota_base)),
         Structure(),
         html,
+        Attachments(content.attachment_types, content.max_attachment_bytes),
         Rewrite(domain, hostname),
     )
     buyer_to_seller: tuple[Step, ...] = (
@@ -88,6 +90,7 @@ def build_pipeline(
         Cases(store.cases),
         Structure(),
         html,
+        Attachments(content.attachment_types, content.max_attachment_bytes),
         Rewrite(domain, hostname),
     )
     return Pipeline(

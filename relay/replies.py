@@ -129,9 +129,13 @@ S553_RECIPIENT_TOO_LONG = Reply(
     553, "5.1.3", "The recipient address is too long: at most 64 characters before the @, "
     "255 after it and 254 in all"
 )
+S550_ATTACHMENT = Reply(550, "5.7.1", "An attachment of this message is not allowed")
 S553_BAD_SENDER = Reply(553, "5.1.7", "The sender address is not a valid email address")
 S553_BAD_RECIPIENT = Reply(553, "5.1.3", "The recipient address is not a valid email address")
 S552_TOO_BIG = Reply(552, "5.3.4", "The message is larger than this relay accepts")
+S552_ATTACHMENTS_TOO_BIG = Reply(
+    552, "5.3.4", "The attachments together are larger than this relay accepts"
+)
 S554_LOOP = Reply(554, "5.4.6", "Mail loop detected: the message has passed too many servers")
 S554_MALFORMED = Reply(554, "5.6.0", "The message could not be read: it is not valid mail")
 

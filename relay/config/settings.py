@@ -191,8 +191,6 @@ NOT_IN_FORCE: tuple[str, ...] = (
     "content.links_apply_to",
     "content.link_domains",
     "content.contact_details",
-    "content.attachment_types",
-    "content.max_attachment_bytes",
     "auth",
     "dns",
     "dkim",

@@ -12,6 +12,7 @@ import pytest
 
 from relay.replies import Refused
 from tests.smtp.conftest import BUYER, SELLER, Client, World
+from tests.unit.content.files import PNG
 from tests.unit.content.messages import multipart, part
 
 HEAD = (f"From: Acme <{SELLER}>\r\nTo: buyer\r\nSubject: Your order\r\n"
@@ -164,7 +165,7 @@ async def test_names_and_headers_are_cleaned(world: World) -> None:
     injected = base64.b64encode(b"Order\r\nBcc: victim@evil.example").decode()
     raw = mixed(
         part(["Content-Type: application/pdf",
-              "Content-Disposition: attachment; filename*=utf-8''..%2F..%2Finvoice%E2%80%AEfdp.exe",
+              "Content-Disposition: attachment; filename*=utf-8''..%2F..%2Finvoice%E2%80%AEtxt.pdf",
               "Content-Transfer-Encoding: base64"], b"JVBERi0xLjQK\r\n"),
         part(["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: base64"],
              base64.b64encode(b"nul\x00here")),
@@ -178,7 +179,7 @@ async def test_names_and_headers_are_cleaned(world: World) -> None:
     assert "Bcc" not in message
     assert message["Subject"] == "Order Bcc: victim@evil.example Grüße"
     attachment = list(message.walk())[2]
-    assert attachment.get_filename() == "invoicefdp.exe"
+    assert attachment.get_filename() == "invoicetxt.pdf"
     assert texts(delivered)[1] == "nulhere"
 
 
@@ -188,7 +189,7 @@ async def test_boundaries_and_content_ids_are_relays(world: World) -> None:
         part(["Content-Type: text/html; charset=utf-8"], b'<img src="cid:logo@acme-shop.example">'),
         part(["Content-Type: image/png", "Content-ID: <logo@acme-shop.example>",
               "Content-Location: https://acme-shop.example/logo.png",
-              "Content-Transfer-Encoding: base64"], b"iVBORw0KGgo=\r\n"),
+              "Content-Transfer-Encoding: base64"], base64.b64encode(PNG) + b"\r\n"),
     ])
     code, _text, delivered = await send(world, HEAD + ctype.encode() + b"\r\n\r\n" + related)
     assert code == 250

@@ -14,9 +14,8 @@ class TestNotInForce:
         document = as_json(settings)
         assert document["not_in_force"] == [
             "archive", "content.links",
-            "content.links_apply_to", "content.link_domains", "content.contact_details",
-            "content.attachment_types", "content.max_attachment_bytes", "auth", "dns",
-            "dkim", "templates", "metrics", "api",
+            "content.links_apply_to", "content.link_domains", "content.contact_details", "auth",
+            "dns", "dkim", "templates", "metrics", "api",
         ]
         assert {k: v for k, v in document.items() if k != "not_in_force"} == effective(settings)
         assert document["policy"]["quota_base"] == 600
@@ -29,6 +28,7 @@ class TestNotInForce:
         for section in ("server", "aliases", "store", "upstream", "queue", "admin", "logging",
                         "content", "policy", "contact_reasons"):
             assert lines[lines.index(f"[{section}]") - 1] != NOT_IN_FORCE_NOTE
+        assert lines[lines.index("max_attachment_bytes = 10485760") - 1] != NOT_IN_FORCE_NOTE
         per_client = lines.index("max_connections_per_client = 20")
         assert lines[per_client - 1] != NOT_IN_FORCE_NOTE
         assert lines[lines.index("max_connections = 200") - 1] != NOT_IN_FORCE_NOTE

@@ -105,13 +105,14 @@ def filename_param(draw: st.DrawFn, name: str) -> str:
 
 @st.composite
 def attachment(draw: st.DrawFn) -> bytes:
-    name = f"Rechnung {draw(address())} é.pdf"
-    param = draw(filename_param(name))
     # Only the text attachment names an address inside: a PDF's content is not text.
-    ctype, content = draw(st.sampled_from((
-        ("application/pdf", "%PDF-1.4"),
-        ("text/plain; charset=utf-8", "order list: {a}"),
+    # Each is named as what it is, so that the relay's attachment check lets it pass.
+    ctype, content, extension = draw(st.sampled_from((
+        ("application/pdf", "%PDF-1.4", "pdf"),
+        ("text/plain; charset=utf-8", "order list: {a}", "txt"),
     )))
+    name = f"Rechnung {draw(address())} é.{extension}"
+    param = draw(filename_param(name))
     data = content.format(a=draw(address())).encode()
     body = base64.encodebytes(data).replace(b"\n", b"\r\n")
     return part([f"Content-Type: {ctype}; name*=utf-8''{quote(name)}",

@@ -1,0 +1,188 @@
+"""PDF attachments: no JavaScript or launch action, no sender's address in their text.
+
+A bounded scan of the file and of its inflated streams, not a PDF renderer.
+Names are compared after undoing `#xx` escapes (`/J#61vaScript` is `/JavaScript`);
+object streams are inflated, so nothing hides in them. Image streams are skipped:
+pixels hold no names and no text that can be read without OCR. Whatever the scan
+cannot read (encryption, an unknown filter on a non-image stream, more than
+`INFLATE_BUDGET` inflated) is refused, because active content cannot be ruled out.
+The address search reads the first `TEXT_BUDGET` of string text and every byte
+inflated; text drawn with a font whose codes are not characters reads as nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from base64 import a85decode
+from collections.abc import Iterator
+
+from relay.content.filetypes import Disallowed
+from relay.content.office import ADDRESS
+from relay.content.scrub import Scrubber
+
+INFLATE_BUDGET = 32 << 20  # inflated bytes per file: 3x the largest file accepted
+TEXT_BUDGET = 1 << 20  # string text searched for addresses: several hundred pages
+_SPACE = b"\x00\t\n\x0c\r "
+_DELIM = rb"\x00\t\n\x0c\r ()<>\[\]{}/%"
+_ACTIVE = re.compile(rb"/(?:JS|JavaScript|Launch)(?![^" + _DELIM + rb"])")
+_ESCAPED_NAME = re.compile(rb"/[^" + _DELIM + rb"]*#[0-9A-Fa-f]{2}[^" + _DELIM + rb"]*")
+_ACTIVE_NAMES = frozenset({b"/JS", b"/JavaScript", b"/Launch"})
+_STREAM = re.compile(rb"(?<!end)stream(?:\r\n|\n|\r)")
+_LENGTH = re.compile(rb"/Length\s+(\d{1,10})(?!\s+\d+\s+R)")
+_FILTERS = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[^" + _DELIM + rb"]+)")
+_NAME = re.compile(rb"/([^" + _DELIM + rb"]+)")
+_SKIPPED = re.compile(rb"/Subtype\s*/Image\b|/Type\s*/XRef\b")
+_IMAGE_FILTERS = frozenset({b"DCTDecode", b"DCT", b"JPXDecode", b"JBIG2Decode",
+                            b"CCITTFaxDecode", b"CCF"})
+_STRING = re.compile(
+    rb"\((?:[^()\\]|\\.|\((?:[^()\\]|\\.)*\))*\)|(?<!<)<([0-9A-Fa-f\s]+)>(?!>)", re.DOTALL
+)
+_ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.DOTALL)
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"\n": b""}
+_UNREADABLE = "it could not be checked for active content"
+_ACTIVE_CONTENT = "it contains JavaScript or an action that starts a program"
+
+
+def check_pdf(data: bytes, scrubber: Scrubber) -> None:
+    """Raise Disallowed for active content, encryption, or the sender's address."""
+    text = _Text(scrubber)
+    for chunk in _readable(data):
+        if _active(chunk):
+            raise Disallowed(_ACTIVE_CONTENT)
+        if scrubber.leaks(chunk) or text.add(chunk):
+            raise Disallowed(ADDRESS)
+
+
+def _readable(data: bytes) -> Iterator[bytes]:
+    """Each non-image stream decoded, within INFLATE_BUDGET, then all that is not a stream."""
+    if _has_name(data, b"/Encrypt"):
+        raise Disallowed("it is encrypted, so it cannot be checked")
+    budget, outside, done = INFLATE_BUDGET, [], 0
+    for match in _STREAM.finditer(data):
+        if match.start() < done:
+            continue  # the word inside a stream already read
+        head = _normalised(data[max(match.start() - 4096, done) : match.start()])
+        head = head[head.rfind(b"obj") + 3 :]
+        body = _body(data, match.end(), head)
+        outside.append(data[done : match.start()])
+        done = match.end() + len(body)
+        filters = _filters(head)
+        if _SKIPPED.search(head) or _IMAGE_FILTERS & set(filters):
+            continue
+        if b"/Predictor" in head and filters:
+            raise Disallowed(_UNREADABLE)
+        decoded = _decode(body, filters, budget)
+        budget -= len(decoded)
+        yield decoded
+    outside.append(data[done:])
+    yield b"".join(outside)
+
+
+def _decode(body: bytes, filters: list[bytes], budget: int) -> bytes:
+    for name in filters:
+        if name in (b"FlateDecode", b"Fl"):
+            body = _inflate(body, budget)
+        elif name in (b"ASCIIHexDecode", b"AHx"):
+            hexa = re.sub(rb"[^0-9A-Fa-f]", b"", body.partition(b">")[0])
+            body = bytes.fromhex((hexa + b"0" * (len(hexa) % 2)).decode())
+        elif name in (b"ASCII85Decode", b"A85"):
+            try:
+                body = a85decode(body.strip().removesuffix(b"~>"), ignorechars=_SPACE)
+            except ValueError as exc:
+                raise Disallowed(_UNREADABLE) from exc
+        else:  # LZW, RunLength, Crypt: rare outside images, and nothing reads them here
+            raise Disallowed(_UNREADABLE)
+    return body
+
+
+def _inflate(body: bytes, budget: int) -> bytes:
+    """Inflate at most `budget` bytes; a damaged stream gives what it had, as readers do."""
+    inflater, out = zlib.decompressobj(), bytearray()
+    for start in range(0, len(body), 16384):
+        try:
+            out += inflater.decompress(body[start : start + 16384], budget - len(out) + 1)
+        except zlib.error:
+            break
+        if len(out) > budget or inflater.unconsumed_tail:
+            raise Disallowed("it is too large to be checked when unpacked")
+        if inflater.eof:
+            break
+    return bytes(out)
+
+
+def _body(data: bytes, start: int, head: bytes) -> bytes:
+    """The stream's bytes: by its direct /Length when `endstream` follows, else to `endstream`."""
+    length = _LENGTH.search(head)
+    if length is not None:
+        end = start + int(length.group(1))
+        if data[end : end + 12].lstrip(b"\r\n \t").startswith(b"endstream"):
+            return data[start:end]
+    end = data.find(b"endstream", start)
+    return data[start : end if end >= 0 else len(data)]
+
+
+def _filters(head: bytes) -> list[bytes]:
+    found = _FILTERS.search(head)
+    if found is None and b"/Filter" in head:  # an indirect filter: nothing says what it is
+        raise Disallowed(_UNREADABLE)
+    return [] if found is None else _NAME.findall(found.group(1))
+
+
+def _normalised(chunk: bytes) -> bytes:
+    """Names with their `#xx` escapes undone (ISO 32000-1 §7.3.5)."""
+    return _ESCAPED_NAME.sub(lambda m: _unescape_name(m.group()), chunk)
+
+
+def _unescape_name(name: bytes) -> bytes:
+    return re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), name)
+
+
+def _has_name(chunk: bytes, name: bytes) -> bool:
+    plain = re.compile(re.escape(name) + rb"(?![^" + _DELIM + rb"])")
+    return plain.search(chunk) is not None or any(
+        plain.fullmatch(_unescape_name(m)) for m in _ESCAPED_NAME.findall(chunk)
+    )
+
+
+def _active(chunk: bytes) -> bool:
+    return _ACTIVE.search(chunk) is not None or any(
+        _unescape_name(m) in _ACTIVE_NAMES for m in _ESCAPED_NAME.findall(chunk)
+    )
+
+
+class _Text:
+    """The strings a PDF draws or stores, joined, searched until TEXT_BUDGET is read."""
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        self._scrubber = scrubber
+        self._left = TEXT_BUDGET
+
+    def add(self, chunk: bytes) -> bool:
+        if self._left <= 0:
+            return False  # past the bound: accepted unread, see the module docstring
+        pieces = []
+        for match in _STRING.finditer(chunk):
+            pieces.append(_string(match))
+            self._left -= len(pieces[-1])
+            if self._left <= 0:
+                break
+        return self._scrubber.found("".join(pieces))
+
+
+def _string(match: re.Match[bytes]) -> str:
+    if match.group(1) is not None:
+        hexa = re.sub(rb"\s", b"", match.group(1))
+        raw = bytes.fromhex((hexa + b"0" * (len(hexa) % 2)).decode())
+    else:
+        raw = _ESCAPE.sub(_unescape_string, match.group()[1:-1])
+    if raw.startswith(b"\xfe\xff"):
+        return raw[2:].decode("utf-16-be", "replace")
+    return raw.decode("latin-1")
+
+
+def _unescape_string(match: re.Match[bytes]) -> bytes:
+    code = match.group(1)
+    if code[:1].isdigit():
+        return bytes([int(code, 8) & 0xFF])
+    return _ESCAPES.get(code, code)

@@ -1,0 +1,165 @@
+"""The judges alone: names against content, and the bounded readers of PDF and Office files."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+import zlib
+
+import pytest
+
+from relay.content import office, pdf
+from relay.content.filetypes import Disallowed, Sniffer, extension, judge
+from relay.content.scrub import Scrubber
+from tests.unit.content import files
+
+SELLER = "owner@acme-shop.example"
+ALLOWED = frozenset({"pdf", "jpg", "jpeg", "png", "gif", "txt", "doc", "docx"})
+
+
+@pytest.fixture(scope="module")
+def sniffer() -> Sniffer:
+    return Sniffer()
+
+
+@pytest.fixture
+def scrubber() -> Scrubber:
+    return Scrubber([SELLER], "shop-alias@relay.example")
+
+
+class TestNames:
+    @pytest.mark.parametrize(("name", "ext"), [
+        ("a.PDF", "pdf"), ("a.exe.", "exe"), ("a.pdf. . ", "pdf"), (".pdf", ""), ("a", ""),
+        ("a.exe.pdf", "pdf"), ("a.pdf.exe", "exe"),
+    ])
+    def test_the_extension_is_what_a_desktop_goes_by(self, name: str, ext: str) -> None:
+        assert extension(name) == ext
+
+    def test_every_name_must_agree_with_the_content(self, sniffer: Sniffer) -> None:
+        """Content-Disposition says .pdf, Content-Type's name says .exe: refused."""
+        data = files.pdf()
+        with pytest.raises(Disallowed, match="only these kinds"):
+            judge(sniffer.sniff(data), ["a.pdf", "a.exe"], ALLOWED, data)
+
+    def test_an_image_that_opens_a_javascript_comment_is_a_polyglot(
+        self, sniffer: Sniffer
+    ) -> None:
+        """GIF89a/*...*/=alert(1): a GIF to an image viewer, a script to a browser."""
+        data = b"GIF89a/*" + files.GIF[8:] + b"*/=alert(1);"
+        with pytest.raises(Disallowed, match="also a web page or a script"):
+            judge(sniffer.sniff(data), ["a.gif"], ALLOWED, data)
+
+    def test_a_pdf_that_is_also_a_zip_is_refused(self, sniffer: Sniffer) -> None:
+        data = files.pdf() + files.zip_archive()
+        with pytest.raises(Disallowed, match="also a ZIP archive"):
+            judge(sniffer.sniff(data), ["a.pdf"], ALLOWED, data)
+
+    def test_a_type_outside_the_list_is_refused_even_when_named_truly(
+        self, sniffer: Sniffer
+    ) -> None:
+        with pytest.raises(Disallowed, match="only these kinds"):
+            judge(sniffer.sniff(files.zip_archive()), ["a.zip"], ALLOWED, files.zip_archive())
+
+    def test_an_added_type_is_judged_as_its_registered_mime_type(self, sniffer: Sniffer) -> None:
+        data = files.zip_archive()
+        assert judge(sniffer.sniff(data), ["a.zip"], ALLOWED | {"zip"}, data) == "application/zip"
+
+
+class TestPdf:
+    def test_a_plain_pdf_passes(self, scrubber: Scrubber) -> None:
+        pdf.check_pdf(files.pdf(), scrubber)
+
+    @pytest.mark.parametrize("name", [b"/JavaScript", b"/J#61vaScript", b"/#4A#53", b"/Launch"])
+    def test_an_active_name_is_found_however_spelt(self, scrubber: Scrubber, name: bytes) -> None:
+        data = files.pdf(objects=(b"<< /S " + name + b" >>",))
+        with pytest.raises(Disallowed, match="JavaScript"):
+            pdf.check_pdf(data, scrubber)
+
+    def test_a_name_that_merely_starts_like_one_is_not_active(self, scrubber: Scrubber) -> None:
+        pdf.check_pdf(files.pdf(objects=(b"<< /JSONData 1 /Launcher 2 >>",)), scrubber)
+
+    def test_an_encrypted_pdf_cannot_be_checked(self, scrubber: Scrubber) -> None:
+        data = files.pdf().replace(b"/Root 1 0 R", b"/Root 1 0 R /Encrypt 9 0 R")
+        with pytest.raises(Disallowed, match="encrypted"):
+            pdf.check_pdf(data, scrubber)
+
+    def test_an_indirect_filter_cannot_be_checked(self, scrubber: Scrubber) -> None:
+        stream = b"<< /Filter 9 0 R /Length 3 >>\nstream\nabc\nendstream"
+        with pytest.raises(Disallowed, match="could not be checked"):
+            pdf.check_pdf(files.pdf(objects=(stream,)), scrubber)
+
+    def test_a_stream_inflating_past_the_budget_is_refused(
+        self, scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The bound holds: past INFLATE_BUDGET the file is refused, not inflated further."""
+        monkeypatch.setattr(pdf, "INFLATE_BUDGET", 1 << 16)
+        bomb = zlib.compress(b"\x00" * (1 << 20), 9)
+        stream = (b"<< /Filter /FlateDecode /Length " + str(len(bomb)).encode()
+                  + b" >>\nstream\n" + bomb + b"\nendstream")
+        with pytest.raises(Disallowed, match="too large"):
+            pdf.check_pdf(files.pdf(objects=(stream,)), scrubber)
+
+    def test_the_address_is_found_in_octal_escapes_and_utf16(self, scrubber: Scrubber) -> None:
+        octal = SELLER.replace("@", "\\100")
+        with pytest.raises(Disallowed, match="your own email address"):
+            pdf.check_pdf(files.pdf(octal), scrubber)
+        wide = b"<FEFF" + SELLER.encode("utf-16-be").hex().encode() + b">"
+        with pytest.raises(Disallowed, match="your own email address"):
+            pdf.check_pdf(files.pdf(objects=(b"<< /Author " + wide + b" >>",)), scrubber)
+
+    def test_the_address_split_across_kerned_strings_is_found(self, scrubber: Scrubber) -> None:
+        local, domain = SELLER.split("@")
+        shown = f"{local}) -20 (@{domain}"
+        with pytest.raises(Disallowed, match="your own email address"):
+            pdf.check_pdf(files.pdf(shown), scrubber)
+
+
+class TestOffice:
+    def test_a_plain_document_passes(self, scrubber: Scrubber) -> None:
+        office.check_package(files.office(), files.DOCX_TYPE, scrubber)
+
+    def test_an_embedded_ole_package_counts_as_active(self, scrubber: Scrubber) -> None:
+        data = _with_part(files.office(), "word/embeddings/oleObject1.bin", b"x")
+        with pytest.raises(Disallowed, match="macros"):
+            office.check_package(data, files.DOCX_TYPE, scrubber)
+
+    def test_a_vba_project_under_any_name_is_found_by_its_content_type(
+        self, scrubber: Scrubber
+    ) -> None:
+        """Renaming vbaProject.bin does not help: [Content_Types].xml still declares it."""
+        data = files.office(macros=True).replace(b"vbaProject.bin", b"harmless12.bin")
+        with pytest.raises(Disallowed, match="macros"):
+            office.check_package(data, files.DOCX_TYPE, scrubber)
+
+    def test_too_many_entries_are_refused_before_the_directory_is_read(
+        self, scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(office, "MAX_ENTRIES", 3)
+        data = _with_part(_with_part(files.office(), "word/a.xml", b"<a/>"), "word/b.xml", b"<b/>")
+        with pytest.raises(Disallowed, match="too many parts"):
+            office.check_package(data, files.DOCX_TYPE, scrubber)
+
+    def test_text_past_the_budget_is_not_read(
+        self, scrubber: Scrubber, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The bound is on what is read: an address past TEXT_BUDGET is accepted unread."""
+        monkeypatch.setattr(office, "TEXT_BUDGET", 4096)
+        late = b"<w:t>" + b" " * 8192 + SELLER.encode() + b"</w:t>"
+        data = _with_part(files.office(), "word/footer1.xml", late)
+        office.check_package(data, files.DOCX_TYPE, scrubber)
+        monkeypatch.setattr(office, "TEXT_BUDGET", 1 << 20)
+        with pytest.raises(Disallowed, match="your own email address"):
+            office.check_package(data, files.DOCX_TYPE, scrubber)
+
+    def test_a_word97_file_without_its_document_stream_is_no_doc(
+        self, scrubber: Scrubber
+    ) -> None:
+        with pytest.raises(Disallowed, match="not the Office document"):
+            office.check_ole(files.ole({"Other": b"x"}), "application/msword", scrubber)
+
+
+def _with_part(package: bytes, name: str, data: bytes) -> bytes:
+    out = io.BytesIO(package)
+    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, data)
+    return out.getvalue()
