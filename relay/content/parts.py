@@ -52,6 +52,8 @@ _FORWARDED_MESSAGES = frozenset({"rfc822", "global"})
 # Parameters a multipart keeps (RFC 2387 related, RFC 6522 report).
 _MULTIPART_PARAMS = ("type", "report-type")
 _TEXT_PARAMS = {"text/plain": ("format", "delsp"), "text/calendar": ("method", "component")}
+# A parameter relay passes on is a MIME token or type (RFC 2045 §5.1): it names nothing.
+_TOKEN = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}(?:/[A-Za-z0-9!#$&^_.+-]{1,64})?")
 _LANGUAGE = re.compile(r"[A-Za-z0-9]{1,8}(?:-[A-Za-z0-9]{1,8})*(?:\s*,\s*[A-Za-z0-9-]{1,35})*")
 _CID_URL = re.compile(r"\bcid:([^\s\"'<>()\\]+)", re.I)
 # C0 controls other than tab, LF, FF and CR, and DEL: no client shows them; NUL must not pass.
@@ -127,8 +129,8 @@ class Rebuilder:
         ctype = src.get_content_type()
         if ctype == "multipart/signed":  # its signature is removed: what is left is mixed
             ctype = "multipart/mixed"
-        params = {name: str(value) for name in _MULTIPART_PARAMS
-                  if isinstance(value := src.get_param(name), str)}
+        params = {name: value for name in _MULTIPART_PARAMS
+                  if isinstance(value := src.get_param(name), str) and _TOKEN.fullmatch(value)}
         start = src.get_param("start")
         if isinstance(start, str):
             params["start"] = f"<{self._cid(start)}>"
@@ -171,8 +173,8 @@ class Rebuilder:
         if src.get_content_maintype() == "text":
             text = self._text(ctype, _text_of(data, src.get_content_charset(), self._scrubber))
             cte, payload = encode_text(text)
-            params = {p: str(v) for p in _TEXT_PARAMS.get(ctype, ())
-                      if isinstance(v := src.get_param(p), str) and v.isascii()}
+            params = {p: v for p in _TEXT_PARAMS.get(ctype, ())
+                      if isinstance(v := src.get_param(p), str) and _TOKEN.fullmatch(v)}
             out.add_header("Content-Type", ctype, charset="utf-8", **params,
                            **({"name": name} if name else {}))
         else:
@@ -306,6 +308,8 @@ def _inner_message(src: Message) -> Message:
     if cte in _IDENTITY:
         if isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], Message):
             return payload[0]
+        if isinstance(payload, str) and payload.strip():  # message/global: not parsed for us
+            return parse(payload.encode("utf-8", "surrogateescape"))
         raise Undecodable("the attached message is empty or damaged")
     if cte not in ("base64", "quoted-printable"):
         raise Undecodable("its transfer encoding is unknown")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email import policy
-from email.errors import MessageError
 from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
@@ -21,17 +20,13 @@ from relay.addresses import MESSAGE_ID
 from relay.content.names import clean_text
 from relay.content.parts import Headers, Rebuilder, TextHook, Written
 from relay.content.scrub import Scrubber
+from relay.content.structure import MALFORMED
 from relay.message import WRITING
 from relay.model import Route
 from relay.replies import S554_MALFORMED, Refused
 
 MAX_LINE = 998  # RFC 5322 §2.1.1: at most 998 octets before the CRLF
 _CHUNK = 64 * 1024
-# What the stdlib email package raises on input it cannot handle (some are its own bugs).
-_MALFORMED = (
-    MessageError, ValueError, LookupError, IndexError, KeyError, TypeError, AttributeError,
-    RecursionError,
-)
 
 
 def rewrite(
@@ -63,7 +58,7 @@ def rewrite(
         top += _thread(scrubber, message_id, in_reply_to, references)
         top.append(("MIME-Version", "1.0"))
         data = _serialise(builder.part(message, top))
-    except _MALFORMED as exc:
+    except MALFORMED as exc:
         raise Refused(S554_MALFORMED) from exc
     if scrubber.leaks_outside(data, recipient.encode("utf-8")):
         raise Refused(S554_MALFORMED)

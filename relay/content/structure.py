@@ -16,6 +16,7 @@ says what; a single leaf part it cannot decode is removed with a note instead
 from __future__ import annotations
 
 from email import errors
+from email.errors import MessageError
 from email.message import Message
 
 from relay.message import Transaction
@@ -24,6 +25,7 @@ from relay.replies import (
     S554_BAD_PART_HEADERS,
     S554_DUPLICATE_HEADER,
     S554_LONG_HEADER,
+    S554_MALFORMED,
     S554_TOO_DEEP,
     S554_TOO_MANY_PARTS,
     Refused,
@@ -51,6 +53,11 @@ _HEADER_DEFECTS = (
 # and readers that take the last of two would see different messages.
 _ONCE = ("content-type", "content-transfer-encoding", "content-disposition", "mime-version")
 _IDENTITY = frozenset({"7bit", "8bit", "binary"})
+# What the stdlib email package raises on input it cannot handle (some are its own bugs).
+MALFORMED = (
+    MessageError, ValueError, LookupError, IndexError, KeyError, TypeError, AttributeError,
+    RecursionError,
+)
 
 
 def _reply(reply: Reply, **values: object) -> Reply:
@@ -127,4 +134,7 @@ class Structure:
     """Refuse nesting and part-count bombs and ambiguous MIME before other steps read parts."""
 
     async def __call__(self, tx: Transaction) -> None:
-        check_structure(tx.parsed)
+        try:
+            check_structure(tx.parsed)
+        except MALFORMED as exc:
+            raise Refused(S554_MALFORMED) from exc

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relay.content.names import clean_filename, clean_text
 from relay.content.rewrite import rewrite
-from relay.content.structure import check_structure
+from relay.content.structure import Structure, check_structure
+from relay.message import Transaction
 from relay.message import parse as relay_parse
 from relay.replies import (
     S554_BAD_BOUNDARY,
@@ -422,3 +426,40 @@ def test_signed_message_arrives_unsigned_as_mixed() -> None:
     text, note = (text_of(p) for p in children(delivered))
     assert text == "Your order"
     assert note.endswith("was removed: smime.p7s\n")
+
+
+def test_message_global_is_rewritten() -> None:
+    """A forwarded message/global (UTF-8 headers) is parsed and rewritten like rfc822."""
+    inner = f"From: Jürgen <{SELLER}>\r\nSubject: Grüße\r\n\r\nvon {SELLER}\r\n".encode()
+    ctype, body = multipart("mixed", "g", [part(["Content-Type: message/global"], inner)])
+    out = run(message(ctype, body))
+    assert_private(out, seller_to_buyer())
+    forwarded = children(children(parse(out))[0])[0]
+    assert forwarded["Subject"] == "Grüße"
+    assert text_of(forwarded) == f"von {SELLER_ALIAS}\n"
+
+
+@pytest.mark.parametrize("param", [f'type="{SELLER}"', "type*=utf-8''seller%40shop.example",
+                                   'report-type="a b"'])
+def test_parameters_that_are_not_tokens_go(param: str) -> None:
+    """A multipart keeps `type` and `report-type` only as MIME tokens: they name nothing."""
+    ctype, body = multipart("related", "p", [part(["Content-Type: text/plain"], b"hi")])
+    out = run(message(ctype.replace("related;", f"related; {param};"), body))
+    assert_private(out, seller_to_buyer())
+    params = parse(out)["Content-Type"].params
+    assert set(params) == {"boundary"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(garbage=st.binary(max_size=300), noise=st.lists(st.sampled_from([
+    b"Content-Type: multipart/mixed; boundary=x\r\n", b"Content-Type: message/rfc822\r\n",
+    b"--x\r\n", b"--x--\r\n", b"\r\n", b"boundary*=x-unknown''%ff\r\n", b": ", b"\xff",
+    b"Content-Transfer-Encoding: base64\r\n", b"Content-Type: multipart/mixed; boundary*0=x\r\n",
+]), max_size=20))
+def test_structure_step_only_refuses(garbage: bytes, noise: list[bytes]) -> None:
+    """The early structure step answers any input with nothing or a 554, never an error."""
+    tx = Transaction(id="t", peer="p", mail_from="m", received=b"".join(noise) + garbage)
+    try:
+        asyncio.run(Structure()(tx))
+    except Refused as refused:
+        assert refused.reply.code == 554  # noqa: PT017 - the reply is the point
