@@ -81,6 +81,8 @@ def write_config(
             "listen": f"127.0.0.1:{listen_port}",
             "max_message_size": "25MB",  # the RSS burst sends 10 MiB messages
             "max_connections": 200,
+            # Every benchmark client comes from 127.0.0.1: one host standing for many.
+            "max_connections_per_client": 200,
         },
         "aliases": {"domain": DOMAIN},
         "store": {"url": store_url or f"sqlite+aiosqlite:///{db}"},
