@@ -170,6 +170,9 @@ class QuotaUse(Base):
     )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     used: Mapped[int] = mapped_column(Integer, default=0)
+    # The seller's orders per day (30 days' orders / 30, rounded up), counted at the
+    # day's first message; NULL until then.
+    recent_orders: Mapped[int | None] = mapped_column(Integer)
 
 
 class ArchivedForm(Base):

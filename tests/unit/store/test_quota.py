@@ -53,6 +53,17 @@ class TestLimit:
         await store.directory.put_seller("s1", "Acme Shop", "owner@acme.example", 12)
         assert await _limit(store) == 12
 
+    async def test_the_average_is_counted_once_a_day(self, store: Store) -> None:
+        """Orders recorded during the day count from the next day; the setting at once."""
+        await _seller(store, 31)
+        assert await _limit(store) == 2
+        await _seller(store, 60, age_days=0)
+        assert await _limit(store) == 2
+        tomorrow = await store.quota.reserve("s1", NOW + timedelta(days=1), PER_ORDER)
+        assert tomorrow.limit == 4  # 91 orders in the 30 days before
+        await store.directory.put_seller("s1", "Acme Shop", "owner@acme.example", 7)
+        assert await _limit(store) == 7
+
     async def test_the_formula(self, store: Store) -> None:
         """orders_per_day * quota_per_order + quota_base, as SPEC §2.2 writes it."""
         await _seller(store, 1)
@@ -90,11 +101,14 @@ class TestReserve:
         assert await store.quota.used("s1", NOW.date()) == 0
         assert (await store.quota.reserve("s1", NOW, rule)).granted
 
-    async def test_concurrent_reservations_never_overshoot(self, store: Store) -> None:
-        """40 at once against a limit of 9, the first on a day without a row: nine granted."""
+    async def test_concurrent_reservations_take_exactly_the_limit(self, store: Store) -> None:
+        """40 at once against a limit of 9, on days without a row yet: nine granted each day,
+        none over and none refused below the limit while another session makes the row."""
         await _seller(store)
         rule = QuotaRule(per_order=0, base=9)
-        decisions = await asyncio.gather(
-            *(store.quota.reserve("s1", NOW, rule) for _ in range(40)))
-        assert sum(d.granted for d in decisions) == 9
-        assert await store.quota.used("s1", NOW.date()) == 9
+        for offset in range(5):
+            now = NOW + timedelta(days=offset)
+            decisions = await asyncio.gather(
+                *(store.quota.reserve("s1", now, rule) for _ in range(40)))
+            assert sum(d.granted for d in decisions) == 9
+            assert await store.quota.used("s1", now.date()) == 9
