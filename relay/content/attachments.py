@@ -10,6 +10,8 @@ with a note (undecodable ones, vCards, keys and signatures) are not judged here.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Iterable, Iterator
 from email.errors import MessageError
 from email.message import Message
@@ -28,6 +30,7 @@ from relay.replies import S550_ATTACHMENT, S552_ATTACHMENTS_TOO_BIG, S554_MALFOR
 # What the stdlib email package raises on input it cannot walk (as in relay.content.rewrite).
 _MALFORMED = (MessageError, ValueError, LookupError, IndexError, KeyError, TypeError,
               AttributeError, RecursionError)
+_UNREADABLE = (*_MALFORMED, zlib.error, struct.error, OverflowError)
 _SHOWN = 60  # characters of a file name quoted back in a reply line
 
 
@@ -71,6 +74,9 @@ class Attachments:
             except Disallowed as exc:
                 raise Refused(S550_ATTACHMENT.but(
                     f'The attachment "{shown}" is not allowed: {exc}')) from exc
+            except _UNREADABLE as exc:  # a reader's slip on hostile bytes: refused, not retried
+                raise Refused(S550_ATTACHMENT.but(
+                    f'The attachment "{shown}" is not allowed: it could not be checked')) from exc
             _label(part, delivered)
 
 

@@ -14,6 +14,7 @@ import re
 import struct
 import warnings
 import zipfile
+import zlib
 
 from relay.content.filetypes import DOCX, PPTX, XLSX, Disallowed
 from relay.content.scrub import Scrubber
@@ -34,6 +35,9 @@ _OLE_MAIN = {"application/msword": ("WordDocument",),
              "application/vnd.ms-excel": ("Workbook", "Book"),
              "application/vnd.ms-powerpoint": ("PowerPoint Document",)}
 _MACRO_TYPES = re.compile(rb"macroEnabled|vbaProject|ms-office\.activeX", re.IGNORECASE)
+# What zipfile raises on a damaged archive, from its directory to an entry's data.
+_BROKEN = (zipfile.BadZipFile, zlib.error, struct.error, ValueError, EOFError,
+           NotImplementedError, OSError)
 _TAG = re.compile(rb"<[^>]*>")
 _MACROS = "it contains macros, which can run programs on the recipient's computer"
 ADDRESS = "it shows your own email address; the other party answers you through the relay"
@@ -74,7 +78,7 @@ def _open(data: bytes) -> zipfile.ZipFile:
         raise Disallowed("it holds too many parts to be checked")
     try:
         return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+    except _BROKEN as exc:
         raise Disallowed("it is not a readable Office document") from exc
 
 
@@ -83,7 +87,7 @@ def _read(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
     try:
         with archive.open(name) as entry:
             return entry.read(limit)
-    except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError, OSError) as exc:
+    except _BROKEN as exc:
         raise Disallowed("it is not a readable Office document") from exc
 
 

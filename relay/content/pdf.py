@@ -28,17 +28,19 @@ _DELIM = rb"\x00\t\n\x0c\r ()<>\[\]{}/%"
 _ACTIVE = re.compile(rb"/(?:JS|JavaScript|Launch)(?![^" + _DELIM + rb"])")
 _ESCAPED_NAME = re.compile(rb"/[^" + _DELIM + rb"]*#[0-9A-Fa-f]{2}[^" + _DELIM + rb"]*")
 _ACTIVE_NAMES = frozenset({b"/JS", b"/JavaScript", b"/Launch"})
-_STREAM = re.compile(rb"(?<!end)stream(?:\r\n|\n|\r)")
+_STREAM = re.compile(rb"stream(?:\r\n|\n|\r)")
 _LENGTH = re.compile(rb"/Length\s+(\d{1,10})(?!\s+\d+\s+R)")
 _FILTERS = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[^" + _DELIM + rb"]+)")
 _NAME = re.compile(rb"/([^" + _DELIM + rb"]+)")
 _SKIPPED = re.compile(rb"/Subtype\s*/Image\b|/Type\s*/XRef\b")
 _IMAGE_FILTERS = frozenset({b"DCTDecode", b"DCT", b"JPXDecode", b"JBIG2Decode",
                             b"CCITTFaxDecode", b"CCF"})
-_STRING = re.compile(
-    rb"\((?:[^()\\]|\\.|\((?:[^()\\]|\\.)*\))*\)|(?<!<)<([0-9A-Fa-f\s]+)>(?!>)", re.DOTALL
-)
+# Literal strings (one level of nested parentheses, as producers write them) and hex
+# strings, searched apart: a pattern that starts with one literal byte is searched fast.
+_LITERAL = re.compile(rb"\((?:[^()\\]++|\\.|\((?:[^()\\]|\\.)*\))*\)", re.DOTALL)
+_HEX = re.compile(rb"<([0-9A-Fa-f\s]+)>")  # "<<" never matches: "<" is no hex digit
 _ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.DOTALL)
+_OCTAL = frozenset(bytes([c]) for c in b"01234567")
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"\n": b""}
 _UNREADABLE = "it could not be checked for active content"
 _ACTIVE_CONTENT = "it contains JavaScript or an action that starts a program"
@@ -47,21 +49,34 @@ _ACTIVE_CONTENT = "it contains JavaScript or an action that starts a program"
 def check_pdf(data: bytes, scrubber: Scrubber) -> None:
     """Raise Disallowed for active content, encryption, or the sender's address."""
     text = _Text(scrubber)
-    for chunk in _readable(data):
+    for chunk, drawn in _readable(data):
         if _active(chunk):
             raise Disallowed(_ACTIVE_CONTENT)
-        if scrubber.leaks(chunk) or text.add(chunk):
+        if scrubber.leaks(chunk) or (text.add(chunk) if drawn else _stored(chunk, scrubber)):
             raise Disallowed(ADDRESS)
 
 
-def _readable(data: bytes) -> Iterator[bytes]:
-    """Each non-image stream decoded, within INFLATE_BUDGET, then all that is not a stream."""
+def _stored(chunk: bytes, scrubber: Scrubber) -> bool:
+    """The address in what lies between streams (metadata, links): escaped or in UTF-16.
+
+    Text is drawn only inside streams, so here a cheap reading is enough, and it
+    does not make a large damaged file cost a string parse.
+    """
+    flat = chunk.replace(b"\\100", b"@").replace(b"\\\r\n", b"").replace(b"\\\n", b"")
+    if scrubber.leaks(flat.replace(b"\\", b"")):
+        return True
+    return any(scrubber.found(_hex_string(match.group(1))) for match in _HEX.finditer(chunk))
+
+
+def _readable(data: bytes) -> Iterator[tuple[bytes, bool]]:
+    """Each non-image stream decoded, within INFLATE_BUDGET, then all that is not a stream;
+    each with whether it may draw text."""
     if _has_name(data, b"/Encrypt"):
         raise Disallowed("it is encrypted, so it cannot be checked")
     budget, outside, done = INFLATE_BUDGET, [], 0
     for match in _STREAM.finditer(data):
-        if match.start() < done:
-            continue  # the word inside a stream already read
+        if match.start() < done or data[match.start() - 3 : match.start()] == b"end":
+            continue  # the word inside a stream already read, or the end of one
         head = _normalised(data[max(match.start() - 4096, done) : match.start()])
         head = head[head.rfind(b"obj") + 3 :]
         body = _body(data, match.end(), head)
@@ -74,9 +89,9 @@ def _readable(data: bytes) -> Iterator[bytes]:
             raise Disallowed(_UNREADABLE)
         decoded = _decode(body, filters, budget)
         budget -= len(decoded)
-        yield decoded
+        yield decoded, True
     outside.append(data[done:])
-    yield b"".join(outside)
+    yield b"".join(outside), False
 
 
 def _decode(body: bytes, filters: list[bytes], budget: int) -> bytes:
@@ -161,21 +176,27 @@ class _Text:
     def add(self, chunk: bytes) -> bool:
         if self._left <= 0:
             return False  # past the bound: accepted unread, see the module docstring
+        found = [(m.start(), _literal(m.group())) for m in _LITERAL.finditer(chunk)]
+        found += [(m.start(), _hex_string(m.group(1))) for m in _HEX.finditer(chunk)]
         pieces = []
-        for match in _STRING.finditer(chunk):
-            pieces.append(_string(match))
-            self._left -= len(pieces[-1])
+        for _start, piece in sorted(found):
+            pieces.append(piece)
+            self._left -= len(piece)
             if self._left <= 0:
                 break
         return self._scrubber.found("".join(pieces))
 
 
-def _string(match: re.Match[bytes]) -> str:
-    if match.group(1) is not None:
-        hexa = re.sub(rb"\s", b"", match.group(1))
-        raw = bytes.fromhex((hexa + b"0" * (len(hexa) % 2)).decode())
-    else:
-        raw = _ESCAPE.sub(_unescape_string, match.group()[1:-1])
+def _literal(string: bytes) -> str:
+    return _text(_ESCAPE.sub(_unescape_string, string[1:-1]))
+
+
+def _hex_string(digits: bytes) -> str:
+    hexa = re.sub(rb"\s", b"", digits)
+    return _text(bytes.fromhex((hexa + b"0" * (len(hexa) % 2)).decode()))
+
+
+def _text(raw: bytes) -> str:
     if raw.startswith(b"\xfe\xff"):
         return raw[2:].decode("utf-16-be", "replace")
     return raw.decode("latin-1")
@@ -183,6 +204,6 @@ def _string(match: re.Match[bytes]) -> str:
 
 def _unescape_string(match: re.Match[bytes]) -> bytes:
     code = match.group(1)
-    if code[:1].isdigit():
+    if code[:1] in _OCTAL:
         return bytes([int(code, 8) & 0xFF])
     return _ESCAPES.get(code, code)

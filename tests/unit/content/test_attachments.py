@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import io
+import random
 import zipfile
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relay.content import office, pdf
+from relay.content.attachments import Attachments
 from relay.content.filetypes import Disallowed, Sniffer, extension, judge
 from relay.content.scrub import Scrubber
+from relay.message import Transaction, parse
+from relay.model import Route
 from tests.unit.content import files
 
 SELLER = "owner@acme-shop.example"
+ROUTE = Route(alias="b@relay.example", kind="seller-to-buyer", relationship_id=1, buyer_id="b1",
+              seller_id="s1", recipient="bob@mailbox.example", sender_addresses=(SELLER,),
+              sender_name="Acme", sender_alias="s@relay.example")
 ALLOWED = frozenset({"pdf", "jpg", "jpeg", "png", "gif", "txt", "doc", "docx"})
 
 
@@ -163,3 +174,50 @@ def _with_part(package: bytes, name: str, data: bytes) -> bytes:
     with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(name, data)
     return out.getvalue()
+
+
+_PDF_PIECES = st.sampled_from([
+    b"(", b")", b"\\", b"\\8", b"\\777", b"<", b">", b"<<", b">>", b"/Filter", b"/FlateDecode",
+    b"/ASCIIHexDecode", b"/A85", b"/Length 5", b"/Length 99999999999", b"stream\n",
+    b"\nendstream", b"obj", b"#", b"/J#", b"/Predictor", b"/Subtype /Image", b"[", b"]",
+    b"<FEFF", b"x\x9c", b"/Encrypt", b"~>", b"\x00", b"\xff",
+])
+
+
+class TestHostileBytes:
+    @settings(max_examples=300, deadline=None)
+    @given(data=st.lists(st.one_of(_PDF_PIECES, st.binary(max_size=16)), max_size=60))
+    def test_the_pdf_reader_only_accepts_or_refuses(self, data: list[bytes]) -> None:
+        """Whatever the bytes, the answer is a verdict, never another exception."""
+        with contextlib.suppress(Disallowed):
+            pdf.check_pdf(b"%PDF-1.7\n" + b"".join(data), Scrubber([SELLER], "x@relay.example"))
+
+    @settings(max_examples=100, deadline=None)
+    @given(cut=st.integers(min_value=0, max_value=2000), flip=st.binary(min_size=1, max_size=4))
+    def test_the_office_readers_only_accept_or_refuse(self, cut: int, flip: bytes) -> None:
+        scrubber = Scrubber([SELLER], "x@relay.example")
+        for data, check in ((files.office(), _package), (files.word97(), _word97)):
+            at = cut % len(data)
+            with contextlib.suppress(Disallowed):
+                check(data[:at] + flip + data[at + len(flip):], scrubber)
+
+
+def _package(data: bytes, scrubber: Scrubber) -> None:
+    office.check_package(data, files.DOCX_TYPE, scrubber)
+
+
+def _word97(data: bytes, scrubber: Scrubber) -> None:
+    office.check_ole(data, "application/msword", scrubber)
+
+
+class TestStep:
+    async def test_a_pdf_of_random_bytes_is_judged_not_crashed_on(self) -> None:
+        """Random bytes after %PDF hold strings like `(\\8)`: read as PDF allows, no traceback."""
+        data = b"%PDF-1.4\n" + random.Random(1).randbytes(1 << 20)
+        message = parse(b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                        b"Content-Type: application/pdf\r\nContent-Disposition: attachment;"
+                        b" filename=invoice.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                        + base64.encodebytes(data) + b"\r\n--b--\r\n")
+        tx = Transaction(id="t", peer="p", mail_from=SELLER, route=ROUTE, message=message)
+        await Attachments(ALLOWED, 10 << 20)(tx)
+        assert list(message.walk())[1].get_content_type() == "application/pdf"
