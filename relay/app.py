@@ -23,8 +23,10 @@ from relay.accept import Acceptor
 from relay.config import ConfigError, Settings, config_path, load
 from relay.config.changes import compare
 from relay.content.attachments import Attachments
+from relay.content.contact import ContactDetails
 from relay.content.delivered import Passthrough, Rewrite
 from relay.content.html import Html, HtmlPolicy
+from relay.content.links import Links
 from relay.content.structure import Structure
 from relay.content.threads import Threading
 from relay.delivery.bounces import Bouncer
@@ -64,9 +66,16 @@ def build_pipeline(
     """
     domain, hostname = settings.aliases.domain, settings.server.hostname
     max_hops = settings.server.max_hops
-    content = settings.content
+    policy, content = settings.policy, settings.content
     html = Html(HtmlPolicy.from_settings(content.allowed_tags, content.allowed_attributes))
-    policy = settings.policy
+    # Links and contact details: for the senders in links_apply_to, unless allowed.
+    off_platform: list[Step] = []
+    if content.links != "allow":
+        off_platform.append(Links(content.links, (*content.link_domains, domain)))
+    if content.contact_details != "allow":
+        off_platform.append(ContactDetails(content.contact_details))
+    seller_rules = tuple(off_platform) if "seller" in content.links_apply_to else ()
+    buyer_rules = tuple(off_platform) if "buyer" in content.links_apply_to else ()
     seller_to_buyer: tuple[Step, ...] = (
         HopLimit(max_hops),
         HeaderSender(),
@@ -79,6 +88,7 @@ def build_pipeline(
         DailyQuota(store.quota, QuotaRule(policy.quota_per_order, policy.quota_base)),
         Structure(),
         html,
+        *seller_rules,
         Attachments(content.attachment_types, content.max_attachment_bytes),
         Rewrite(domain, hostname),
     )
@@ -90,6 +100,7 @@ def build_pipeline(
         Cases(store.cases),
         Structure(),
         html,
+        *buyer_rules,
         Attachments(content.attachment_types, content.max_attachment_bytes),
         Rewrite(domain, hostname),
     )

@@ -130,6 +130,17 @@ S553_RECIPIENT_TOO_LONG = Reply(
     "255 after it and 254 in all"
 )
 S550_ATTACHMENT = Reply(550, "5.7.1", "An attachment of this message is not allowed")
+# Content rules (SPEC §2.3); `{host}` and `{what}` are filled in by the step.
+S550_OFFSITE_LINK = Reply(
+    550, "5.7.1",
+    "Links to other websites are not allowed in messages here: remove the link to {host} "
+    "and send your message again",
+)
+S550_CONTACT_DETAILS = Reply(
+    550, "5.7.1",
+    "Contact details cannot be shared in messages here (the message has {what}): keep the "
+    "conversation on the marketplace and send your message again without it",
+)
 S553_BAD_SENDER = Reply(553, "5.1.7", "The sender address is not a valid email address")
 S553_BAD_RECIPIENT = Reply(553, "5.1.3", "The recipient address is not a valid email address")
 S552_TOO_BIG = Reply(552, "5.3.4", "The message is larger than this relay accepts")

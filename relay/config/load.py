@@ -222,10 +222,21 @@ def _validate_policy(settings: Settings, fail: Fail) -> None:
             fail(f"policy.{key}", "must be 0 or more")
 
 
+def _validate_links(settings: Settings, fail: Fail) -> None:
+    from relay.content.spotting import is_public_suffix
+
+    for domain in settings.content.link_domains:
+        if not _DOMAIN.fullmatch(domain):
+            fail("content.link_domains", f"{domain!r} is not a lower-case domain name")
+        if is_public_suffix(domain):
+            fail("content.link_domains", f"{domain!r} is a public suffix: anyone can have a "
+                 "site under it, so allowing it would allow everything")
+
+
 def _validate(settings: Settings) -> None:
     """Checks that span keys or need more than a type."""
     for check in (_validate_server, _validate_identity, _validate_delivery, _validate_listeners,
-                  _validate_html, _validate_policy):
+                  _validate_html, _validate_policy, _validate_links):
         check(settings, _fail)
 
 

@@ -187,10 +187,6 @@ class Settings:
 # them as if in force. Remove a name in the change that builds its feature.
 NOT_IN_FORCE: tuple[str, ...] = (
     "archive",
-    "content.links",
-    "content.links_apply_to",
-    "content.link_domains",
-    "content.contact_details",
     "auth",
     "dns",
     "dkim",

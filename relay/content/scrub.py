@@ -1,8 +1,10 @@
 """Find a side's real addresses in text, in whatever disguise, and put the alias in their place.
 
 Senders hide addresses from naive filters, so a match also accepts HTML character
-references (`&#64;`, `&#x40;`, `&commat;`), %-escapes (`mailto:a%40b`), invisible
-characters and tags between the characters, `+tag` subaddresses and any letter case.
+references (`&#64;`, `&#x40;`, `&commat;`), %-escapes (`mailto:a%40b`), full-width
+forms (U+FF01 to U+FF5E), spelled-out marks (`[at]`, `(at)`, ` at `, `[dot]`, ` dot `),
+invisible characters and tags between the characters, `+tag` subaddresses and any
+letter case.
 Matching is by substring: `bigseller@shop.example` loses its `seller@shop.example` too,
 because a partial match still names the real mailbox.
 """
@@ -38,9 +40,22 @@ _GAP = (
     r"|<[^<>]{0,500}>)*"
 )
 _AT_LOOKALIKES = ("\uff20", "\ufe6b")  # fullwidth and small commercial at
-# Every form of "@" the pattern accepts holds one of these, so text with none of
-# them holds no address: most plain-text parts are ruled out by a C-level search.
+# Every form of "@" the pattern accepts holds one of these, or one of AT_WORDS once
+# lower-cased, so text with none of them holds no address: most plain-text parts
+# are ruled out by a C-level search.
 AT_MARKS = ("@", "&", "%", *_AT_LOOKALIKES)
+AT_WORDS = ("at", "\uff41t", "a\uff54", "\uff41\uff54")  # "at", its letters full-width or not
+# "@" and "." spelled out: "seller [at] shop (dot) example", "seller at shop dot example".
+_OPEN, _CLOSE = r"[\[({<\uff3b\uff08\uff5b\uff1c]", r"[\])}>\uff3d\uff09\uff5d\uff1e]"
+_SPACE = r"(?:\s|&nbsp;|&#0*160;|&#x0*a0;)"  # any Unicode space, or a no-break space in HTML
+_AT = "[a\uff41][t\uff54]"
+_DOT = "[d\uff44][o\uff4f][t\uff54]"
+_SPELLED = {
+    "@": (f"{_SPACE}*{_OPEN}{_SPACE}*{_AT}{_SPACE}*{_CLOSE}{_SPACE}*", f"{_SPACE}+{_AT}{_SPACE}+",
+          f"{_SPACE}+@{_SPACE}+"),
+    ".": (f"{_SPACE}*{_OPEN}{_SPACE}*(?:{_DOT}|\\.){_SPACE}*{_CLOSE}{_SPACE}*",
+          f"{_SPACE}+{_DOT}{_SPACE}+", f"{_SPACE}+\\.{_SPACE}+", "\u3002", "\uff61"),
+}
 _SUBADDRESS = r"(?:\+[\w.=-]{0,64})?"
 _ROUNDS = 3  # a replacement can only create a new match in contrived cases
 _CHUNK = 64 * 1024
@@ -58,8 +73,11 @@ def _char(c: str) -> str:
         if code < 0x80:
             forms.add(f"%{code:02x}")
         forms.update(re.escape("&" + name) for name in _NAMED.get(variant, ()))
+        if 0x21 <= code <= 0x7E:  # the full-width form of an ASCII character
+            forms.add(re.escape(chr(code + 0xFEE0)))
     if c == "@":
         forms.update(_AT_LOOKALIKES)
+    forms.update(_SPELLED.get(c, ()))
     return "(?:" + "|".join(sorted(forms)) + ")"
 
 
@@ -77,6 +95,7 @@ def _address(address: str) -> str:
 def _compile(addresses: tuple[str, ...]) -> re.Pattern[str]:
     # The lookahead lets the regex engine skip quickly to plausible starts (about 3x).
     starts = {a[0].lower() for a in addresses} | {"&", "%"}
+    starts |= {chr(ord(c) + 0xFEE0) for c in starts if 0x21 <= ord(c) <= 0x7E}  # full width
     first = "(?=[" + "".join(re.escape(s) for s in sorted(starts)) + "])"
     longest_first = sorted(addresses, key=len, reverse=True)
     return re.compile(first + "(?:" + "|".join(map(_address, longest_first)) + ")", re.I)
@@ -93,7 +112,10 @@ class Scrubber:
         self._all_have_at = all("@" in a for a in unique)
 
     def _cannot_match(self, text: str) -> bool:
-        return self._all_have_at and not any(mark in text for mark in AT_MARKS)
+        if not self._all_have_at or any(mark in text for mark in AT_MARKS):
+            return False
+        lowered = text.lower()
+        return not any(word in lowered for word in AT_WORDS)
 
     def found(self, text: str) -> bool:
         if self._pattern is None or self._cannot_match(text):

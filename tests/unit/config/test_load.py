@@ -140,6 +140,11 @@ class TestErrors:
             ({"content": {"allowed_attributes": ["a b"]}}, "content.allowed_attributes: 'a b'"),
             ({"policy": {"quota_base": -1}}, "policy.quota_base: must be 0 or more"),
             ({"contact_reasons": {"late": ["shiped"]}}, "contact_reasons.late: 'shiped' is not"),
+            ({"content": {"link_domains": ["co.uk"]}}, "content.link_domains: 'co.uk' is a public"),
+            ({"content": {"link_domains": ["blogspot.com"]}}, "content.link_domains: 'blogspot"),
+            ({"content": {"link_domains": ["Shop.Example"]}}, "content.link_domains: 'Shop"),
+            ({"content": {"links": "warn"}}, 'content.links: expected one of "reject"'),
+            ({"content": {"links_apply_to": ["admin"]}}, "content.links_apply_to[0]: expected"),
         ],
     )
     def test_error_names_the_key(self, document: dict[str, object], message: str) -> None:

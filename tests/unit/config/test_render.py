@@ -13,9 +13,7 @@ class TestNotInForce:
         settings = parse({}, environ={})
         document = as_json(settings)
         assert document["not_in_force"] == [
-            "archive", "content.links",
-            "content.links_apply_to", "content.link_domains", "content.contact_details", "auth",
-            "dns", "dkim", "templates", "metrics", "api",
+            "archive", "auth", "dns", "dkim", "templates", "metrics", "api",
         ]
         assert {k: v for k, v in document.items() if k != "not_in_force"} == effective(settings)
         assert document["policy"]["quota_base"] == 600
@@ -32,7 +30,7 @@ class TestNotInForce:
         per_client = lines.index("max_connections_per_client = 20")
         assert lines[per_client - 1] != NOT_IN_FORCE_NOTE
         assert lines[lines.index("max_connections = 200") - 1] != NOT_IN_FORCE_NOTE
-        assert lines[lines.index('links = "reject"') - 1] == NOT_IN_FORCE_NOTE
+        assert lines[lines.index('links = "reject"') - 1] != NOT_IN_FORCE_NOTE
         tags = next(i for i, line in enumerate(lines) if line.startswith("allowed_tags"))
         assert lines[tags - 1] != NOT_IN_FORCE_NOTE
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import html
+import re
+import unicodedata
+from urllib.parse import unquote
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay.content.scrub import _CHUNK, AT_MARKS, Scrubber, _compile
+from relay.content.scrub import _CHUNK, Scrubber, _compile
 from tests.unit.content.messages import BUYER, SELLER, SELLER_ALIAS, SELLER_OTHER
 
 PIECES = (SELLER.upper(), SELLER, "sel", "ler@shop.example", BUYER, BUYER.upper(), "buyer@mail",
@@ -71,6 +76,74 @@ class TestNoAtNoMatch:
         """What makes the shortcut sound: each spelling of "@" the pattern takes has a mark."""
         pattern = _compile((SELLER,))
         local, _, domain = SELLER.partition("@")
-        for at in ("@", "&#64;", "&#0064", "&#x40;", "&commat;", "%40", "\uff20", "\ufe6b"):
+        scrubber = Scrubber((SELLER,), SELLER_ALIAS)
+        for at in ("@", "&#64;", "&#0064", "&#x40;", "&commat;", "%40", "\uff20", "\ufe6b",
+                   " [at] ", "(AT)", " at ", " \uff41\uff54 ", "\uff3bat\uff3d", "&nbsp;at ",
+                   "{a\uff54}", " @ "):
             assert pattern.search(local + at + domain), at
-            assert any(mark in at for mark in AT_MARKS), at
+            assert not scrubber._cannot_match(at), at
+
+
+def reveal(text: str) -> str:
+    """What a reader makes of an obfuscated address: the plain spelling, lower case."""
+    text = unicodedata.normalize("NFKC", html.unescape(unquote(text)))
+    text = re.sub(r"[\u00ad\u034f\u200b-\u200f\u2060-\u2064\ufeff]|<[^<>]*>", "", text)
+    text = re.sub(r"\s*[\[({<]\s*(at|dot|\.)\s*[\])}>]\s*", lambda m: " " + m[1] + " ", text,
+                  flags=re.I)
+    text = re.sub(r"\s+at\s+|\s+@\s+", "@", text, flags=re.I)
+    text = re.sub(r"\s+dot\s+|\s+\.\s+|\u3002", ".", text, flags=re.I)
+    return text.lower()
+
+
+def _full_width(c: str) -> str:
+    return chr(ord(c) + 0xFEE0) if 0x21 <= ord(c) <= 0x7E else c
+
+
+_AT_FORMS = ("@", " [at] ", "(at)", " at ", " AT ", "[AT]", "\uff20", " \uff3bat\uff3d ", "&#64;",
+             "%40", " @ ", "{at}", "&nbsp;at&nbsp;")
+_DOT_FORMS = (".", "[dot]", " dot ", "(.)", " . ", "[.]", "\uff0e", "\u3002", "&#46;", " DOT ")
+
+
+@st.composite
+def obfuscated(draw: st.DrawFn, address: str) -> str:
+    """`address` with each character, "@" and "." spelled in one of the ways people hide them."""
+    out = []
+    for c in address:
+        if c == "@":
+            out.append(draw(st.sampled_from(_AT_FORMS)))
+        elif c == ".":
+            out.append(draw(st.sampled_from(_DOT_FORMS)))
+        else:
+            out.append(draw(st.sampled_from((c, c.upper(), _full_width(c), _full_width(c.upper()),
+                                             f"&#{ord(c)};", c + "\u200b"))))
+    return "".join(out)
+
+
+class TestObfuscated:
+    @settings(max_examples=300, deadline=None)
+    @given(data=st.data(), address=st.sampled_from((SELLER, SELLER_OTHER)),
+           before=st.sampled_from(("", "Write to ", "mail: ", "<b>x</b>")),
+           after=st.sampled_from(("", " today.", ", thanks", "\n")))
+    def test_no_real_address_survives(self, data: st.DataObject, address: str, before: str,
+                                      after: str) -> None:
+        """Full-width, spelled-out, entity and invisible forms are all found and replaced."""
+        text = before + data.draw(obfuscated(address)) + after
+        scrubbed = Scrubber((SELLER, SELLER_OTHER), SELLER_ALIAS).scrub(text)
+        assert SELLER_ALIAS in scrubbed
+        for real in (SELLER, SELLER_OTHER):
+            assert real not in reveal(scrubbed), scrubbed
+
+    def test_reader_sees_through_the_disguises(self) -> None:
+        """The property's reader is no weaker than a person: it reveals each disguise."""
+        local, _, domain = SELLER.partition("@")
+        shop, _, tld = domain.partition(".")
+        for at in _AT_FORMS:
+            for dot in _DOT_FORMS:
+                assert SELLER in reveal(local + at + shop + dot + tld), (at, dot)
+
+    @pytest.mark.parametrize("text", [
+        "I am at the shop, example follows", "the seller at shop. Example", "look at this",
+        "meet at shop dot com",
+    ])
+    def test_prose_is_left_alone(self, text: str) -> None:
+        assert Scrubber((SELLER,), SELLER_ALIAS).scrub(text) == text
