@@ -4,6 +4,7 @@ sender's address, within a total size; the recipient gets the type the content s
 from __future__ import annotations
 
 import base64
+import dataclasses
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -174,3 +175,19 @@ class TestSize:
     async def test_attachments_up_to_the_limit_pass(self, make_world: WorldFactory) -> None:
         world = await make_world(content={"max_attachment_bytes": 4096})
         assert (await send(world, File("a.txt", b"x" * 4096, "text/plain")))[0] == 250
+
+
+class TestReload:
+    async def test_a_reload_applies_new_types_and_limit_to_the_next_message(
+        self, world: World
+    ) -> None:
+        """SIGHUP's reload rebuilds the step: a ZIP refused before is accepted after."""
+        archive = File("photos.zip", files.zip_archive())
+        assert (await send(world, archive))[0] == 550
+        settings = world.relay.settings
+        content = dataclasses.replace(
+            settings.content, attachment_types=(*settings.content.attachment_types, "zip"))
+        await world.relay.reload(dataclasses.replace(settings, content=content))
+        assert (await send(world, archive))[0] == 250
+        part = next((await delivered(world)).iter_attachments())
+        assert part.get_content_type() == "application/zip"

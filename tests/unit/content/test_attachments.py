@@ -221,3 +221,17 @@ class TestStep:
         tx = Transaction(id="t", peer="p", mail_from=SELLER, route=ROUTE, message=message)
         await Attachments(ALLOWED, 10 << 20)(tx)
         assert list(message.walk())[1].get_content_type() == "application/pdf"
+
+
+class TestExcel97:
+    def test_a_workbook_with_a_vba_project_is_refused(self, scrubber: Scrubber) -> None:
+        """Excel keeps its VBA project in _VBA_PROJECT_CUR (MS-OVBA §2.2.1)."""
+        data = files.ole({"Workbook": b"\x09\x08", "_VBA_PROJECT_CUR/PROJECT": b"ID=\"{0}\"\r\n",
+                          "_VBA_PROJECT_CUR/VBA/_VBA_PROJECT": b"\xcc\x61\xff\xff\x00\x00\x00",
+                          "_VBA_PROJECT_CUR/VBA/dir": b"\x01"})
+        with pytest.raises(Disallowed, match="macros"):
+            office.check_ole(data, "application/vnd.ms-excel", scrubber)
+
+    def test_a_workbook_without_macros_passes(self, scrubber: Scrubber) -> None:
+        office.check_ole(files.ole({"Workbook": b"\x09\x08"}), "application/vnd.ms-excel",
+                         scrubber)
