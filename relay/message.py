@@ -15,7 +15,7 @@ from email.parser import BytesHeaderParser
 from email.policy import EmailPolicy
 from typing import Any
 
-from relay.model import QueuedNotice, Route
+from relay.model import PairPolicy, QueuedNotice, Route
 from relay.replies import S554_TOO_DEEP, Refused
 
 _CHUNK = 8192  # what Parser.parse reads at a time: the parser sees the same feed as before
@@ -44,6 +44,7 @@ class Transaction:
     about: str | None = None  # for a bounce at a VERP address: the message it reports on
     notice: QueuedNotice | None = None  # the notice a reported bounce makes for its sender
     contact_reason: str | None = None  # a critical contact reason that let it past an opt-out
+    pair: PairPolicy | None = None  # the pair's standing, read once by the rules that need it
     # What steps took that must be given back if the message is not queued after all
     # (a quota reservation): intake runs these when a later step stops the message.
     undo: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

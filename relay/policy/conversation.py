@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from relay.addresses import message_ids
 from relay.message import Transaction, header_text
+from relay.model import PairPolicy
 from relay.ports import PairLookup
+
+
+async def standing(tx: Transaction, pairs: PairLookup, relationship_id: int) -> PairPolicy:
+    """The pair's opt-out and orders, read once per message for the rules that share it."""
+    if tx.pair is None:
+        tx.pair = await pairs.pair_policy(relationship_id)
+    return tx.pair
 
 
 def relay_ids(tx: Transaction, domain: str) -> list[str]:

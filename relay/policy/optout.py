@@ -14,7 +14,7 @@ import structlog
 
 from relay import replies
 from relay.message import Transaction, header_text
-from relay.policy.conversation import in_buyers_thread
+from relay.policy.conversation import in_buyers_thread, standing
 from relay.ports import PairLookup
 from relay.replies import Refused
 
@@ -37,7 +37,7 @@ class OptOut:
         route = tx.route
         if route is None or route.relationship_id is None:
             return
-        pair = await self._pairs.pair_policy(route.relationship_id)
+        pair = await standing(tx, self._pairs, route.relationship_id)
         if not pair.opted_out or await in_buyers_thread(tx, self._pairs, self._domain):
             return
         reason = (header_text(tx.parsed, CONTACT_REASON) or "").strip().lower()

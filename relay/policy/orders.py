@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from relay import replies
 from relay.message import Transaction
-from relay.policy.conversation import in_buyers_thread
+from relay.policy.conversation import in_buyers_thread, standing
 from relay.ports import PairLookup
 from relay.replies import Refused
 
@@ -24,7 +24,7 @@ class OrdersRequired:
         route = tx.route
         if route is None or route.relationship_id is None:
             return
-        pair = await self._pairs.pair_policy(route.relationship_id)
+        pair = await standing(tx, self._pairs, route.relationship_id)
         if pair.order_statuses or await in_buyers_thread(tx, self._pairs, self._domain):
             return
         raise Refused(replies.S550_NO_ORDER)

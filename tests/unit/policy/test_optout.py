@@ -24,8 +24,10 @@ class Pair:
         self.policy = PairPolicy(opted_out, statuses)
         self.buyer_ids = buyer_ids
         self.asked: list[list[str]] = []
+        self.reads = 0
 
     async def pair_policy(self, relationship_id: int) -> PairPolicy:
+        self.reads += 1
         return self.policy
 
     async def buyer_wrote_in(self, relationship_id: int, relay_ids: list[str]) -> bool:
@@ -89,3 +91,13 @@ class TestOrdersRequired:
         await OrdersRequired(Pair(statuses=("cancelled",)), DOMAIN)(tx())
         pair = Pair(statuses=(), buyer_ids=(BUYERS,))
         await OrdersRequired(pair, DOMAIN)(tx(f"In-Reply-To: {BUYERS}\r\n"))
+
+
+class TestTogether:
+    async def test_the_pair_is_read_once_per_message(self) -> None:
+        """Both rules need the pair's standing: one read serves them."""
+        pair = Pair(opted_out=True, statuses=(), buyer_ids=(BUYERS,))
+        message = tx(f"In-Reply-To: {BUYERS}\r\n")
+        await optout(pair)(message)
+        await OrdersRequired(pair, DOMAIN)(message)
+        assert pair.reads == 1
