@@ -2,8 +2,9 @@
 
 A bounded scan of the file and of its inflated streams, not a PDF renderer.
 Names are compared after undoing `#xx` escapes (`/J#61vaScript` is `/JavaScript`);
-object streams are inflated, so nothing hides in them. Image streams are skipped:
-pixels hold no names and no text that can be read without OCR. Whatever the scan
+object streams are inflated, so nothing hides in them. Image and font streams
+are skipped: pixels and glyph programs hold no names a reader acts on, and no
+text that can be read without OCR. Whatever the scan
 cannot read (encryption, an unknown filter on a non-image stream, more than
 `INFLATE_BUDGET` inflated) is refused, because active content cannot be ruled out.
 The address search reads the first `TEXT_BUDGET` of string text and every byte
@@ -32,7 +33,16 @@ _STREAM = re.compile(rb"stream(?:\r\n|\n|\r)")
 _LENGTH = re.compile(rb"/Length\s+(\d{1,10})(?!\s+\d+\s+R)")
 _FILTERS = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[^" + _DELIM + rb"]+)")
 _NAME = re.compile(rb"/([^" + _DELIM + rb"]+)")
-_SKIPPED = re.compile(rb"/Subtype\s*/Image\b|/Type\s*/XRef\b")
+# Streams no reader takes names or text from: images, cross-reference tables, font
+# programs (ISO 32000-1 §9.9: /Length1-3, or a compact font format) and embedded
+# files' bytes. Scanned, their random bytes would spell "/JS" sooner or later.
+_SKIPPED = re.compile(
+    rb"/Subtype\s*/(?:Image|Type1C|CIDFontType0C|OpenType)\b|/Type\s*/(?:XRef|EmbeddedFile)\b"
+    rb"|/Length[123]\b"
+)
+# An object stream (§7.5.7) holds objects, actions among them: readers find it by the
+# cross-reference entries and its /N and /First, not by any other key of its dictionary.
+_OBJECTS = re.compile(rb"/First\b|/ObjStm\b")
 _IMAGE_FILTERS = frozenset({b"DCTDecode", b"DCT", b"JPXDecode", b"JBIG2Decode",
                             b"CCITTFaxDecode", b"CCF"})
 # Literal strings (one level of nested parentheses, as producers write them) and hex
@@ -83,7 +93,8 @@ def _readable(data: bytes) -> Iterator[tuple[bytes, bool]]:
         outside.append(data[done : match.start()])
         done = match.end() + len(body)
         filters = _filters(head)
-        if _SKIPPED.search(head) or _IMAGE_FILTERS & set(filters):
+        objects = _OBJECTS.search(head) is not None  # never skipped, whatever else it says
+        if not objects and (_SKIPPED.search(head) or _IMAGE_FILTERS & set(filters)):
             continue
         if b"/Predictor" in head and filters:
             raise Disallowed(_UNREADABLE)

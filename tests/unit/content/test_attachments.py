@@ -235,3 +235,27 @@ class TestExcel97:
     def test_a_workbook_without_macros_passes(self, scrubber: Scrubber) -> None:
         office.check_ole(files.ole({"Workbook": b"\x09\x08"}), "application/vnd.ms-excel",
                          scrubber)
+
+
+class TestPdfStreamsNotRead:
+    @pytest.mark.parametrize("kind", [b"/Length1 40", b"/Subtype /Image", b"/Subtype /Type1C",
+                                      b"/Type /EmbeddedFile"])
+    def test_bytes_of_fonts_images_and_embedded_files_spell_no_names(
+        self, scrubber: Scrubber, kind: bytes
+    ) -> None:
+        """A glyph program's bytes may spell "/JS (": no reader takes a name from them."""
+        packed = zlib.compress(b"\x00\x01/JS (x)\x02" * 4)
+        stream = (b"<< " + kind + b" /Filter /FlateDecode /Length " + str(len(packed)).encode()
+                  + b" >>\nstream\n" + packed + b"\nendstream")
+        pdf.check_pdf(files.pdf(objects=(stream,)), scrubber)
+        content = stream.replace(kind, b"")
+        with pytest.raises(Disallowed, match="JavaScript"):
+            pdf.check_pdf(files.pdf(objects=(content,)), scrubber)
+
+    def test_an_object_stream_disguised_as_an_image_is_read(self, scrubber: Scrubber) -> None:
+        """Readers take an object stream by its /N and /First: other keys hide nothing."""
+        packed = zlib.compress(b"6 0 << /S /JavaScript /JS (app.alert\\(1\\)) >>")
+        stream = (b"<< /Subtype /Image /Length1 9 /N 1 /First 4 /Filter /FlateDecode /Length "
+                  + str(len(packed)).encode() + b" >>\nstream\n" + packed + b"\nendstream")
+        with pytest.raises(Disallowed, match="JavaScript"):
+            pdf.check_pdf(files.pdf(objects=(stream,)), scrubber)
