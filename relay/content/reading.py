@@ -10,6 +10,7 @@ so a step can cut exactly that.
 from __future__ import annotations
 
 import bisect
+import functools
 import html
 import re
 import unicodedata
@@ -30,6 +31,7 @@ _BREAKS = re.compile(r"</?(?:p|div|br|li|ul|ol|tr|td|th|table|h\d|hr|blockquote|
                      re.I)
 
 
+@functools.lru_cache(maxsize=4096)  # markup repeats: the same tags, the same references
 def _decode(token: str, tag: str) -> str:
     first = token[0]
     if first == "<":
@@ -58,6 +60,8 @@ class Reading:
     @classmethod
     def of(cls, source: str, *, is_html: bool = False, tag: str = "") -> Reading:
         """Read `source`; in HTML an inline tag reads as `tag` ("" joins the letters around it)."""
+        if not is_html and source.isascii() and "&" not in source and "%" not in source:
+            return cls(source, source, (), ())  # nothing to decode: most plain text
         pattern = _HTML if is_html else _PLAIN
         pieces: list[str] = []
         read_at: list[int] = []

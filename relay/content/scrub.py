@@ -41,8 +41,8 @@ _GAP = (
 )
 _AT_LOOKALIKES = ("\uff20", "\ufe6b")  # fullwidth and small commercial at
 # Every form of "@" the pattern accepts holds one of these, or one of AT_WORDS once
-# lower-cased, so text with none of them holds no address: most plain-text parts
-# are ruled out by a C-level search.
+# lower-cased (then with the domain near), so text with none of them holds no
+# address: most plain-text parts are ruled out by a C-level search.
 AT_MARKS = ("@", "&", "%", *_AT_LOOKALIKES)
 AT_WORDS = ("at", "\uff41t", "a\uff54", "\uff41\uff54")  # "at", its letters full-width or not
 # "@" and "." spelled out: "seller [at] shop (dot) example", "seller at shop dot example".
@@ -110,12 +110,19 @@ class Scrubber:
         self._needles = tuple(a.encode("utf-8") for a in unique)
         self._pattern = _compile(tuple(unique)) if unique else None
         self._all_have_at = all("@" in a for a in unique)
+        # A spelled-out "at" hides an address only next to its domain, written out
+        # in plain ASCII unless disguised (non-ASCII, a reference, an escape, markup).
+        self._domains = tuple({a.rpartition("@")[2].split(".")[0] for a in unique})
 
     def _cannot_match(self, text: str) -> bool:
         if not self._all_have_at or any(mark in text for mark in AT_MARKS):
             return False
         lowered = text.lower()
-        return not any(word in lowered for word in AT_WORDS)
+        if not any(word in lowered for word in AT_WORDS):
+            return True
+        if not text.isascii() or "<" in text:
+            return False
+        return not any(domain in lowered for domain in self._domains)
 
     def found(self, text: str) -> bool:
         if self._pattern is None or self._cannot_match(text):

@@ -22,29 +22,31 @@ _SPOKEN_DOT = r"\s+dot\s+"
 _ANY_DOT = f"(?:{_DOT}|{_SPOKEN_DOT})"
 _PATH = r"(?::\d{1,5})?(?:[/?#][^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]])?"
 _SCHEME = r"(?:h[tx]{2}ps?|ftp)\s*(?:\[:\]|:)\s*//"
-# A bare host's label stops where a scheme starts: "shop.comhttps://x" holds "shop.com".
-_BARE_LABEL = rf"(?!{_SCHEME})[^\W_](?:(?!{_SCHEME})[\w-]){{0,62}}(?<!-)"
-_LINK = re.compile(
-    rf"(?P<scheme>{_SCHEME})(?:[^\s/?#@<>]*@)?"
-    rf"(?P<host>\[[0-9a-f:.]+\]|{_BARE_LABEL}(?:{_ANY_DOT}{_BARE_LABEL})*)"
-    rf"|(?<![\w@.-])(?P<bare>{_BARE_LABEL}(?:{_ANY_DOT}{_BARE_LABEL})+)",
+_SCHEME_RE = re.compile(_SCHEME, re.I)
+_HOST = rf"{_LABEL}(?:{_ANY_DOT}{_LABEL})*"
+_SCHEMED = re.compile(rf"{_SCHEME}(?:[^\s/?#@<>]*@)?(?P<host>\[[0-9a-f:.]+\]|{_HOST})", re.I)
+# A bare host starts a word and has a dot form within a label's length: the lookahead
+# turns most words away after one scan of their letters.
+_BARE = re.compile(
+    rf"(?<![\w@.-])(?=[\w-]{{1,63}}(?:\.[^\W_]|\s+\.\s|\s*{_OPEN}\s*(?:\.|dot)|\s+dot\s))"
+    rf"{_LABEL}(?:{_ANY_DOT}{_LABEL})+",
     re.I,
 )
 _LINK_PATH = re.compile(_PATH, re.I)
+# Every dot form holds "." or "dot"; the host's first label ends just before it.
+_DOT_HINT = re.compile(r"\.|[dD][oO][tT]")
+
 # "@" in an address, as written or spelled out; " at " only where the domain's dots are
 # spelled out too ("jo at shop dot com") or the name has a dot, digit, "_" or "+"
-# ("jo.b at shop.com"), so that "look at shop.com" stays a link.
-_LOCAL = r"(?<![\w.+-])[\w.+-]{1,64}"
-_ODD_DOT = rf"(?:\s+\.\s+|\s*{_OPEN}\s*(?:\.|dot)\s*{_CLOSE}\s*|{_SPOKEN_DOT})"
-_HOST_SPELLED = rf"{_LABEL}(?:{_ANY_DOT}{_LABEL})*{_ODD_DOT}"
-_LOCAL_DOTTED = rf"(?<![\w.+-])[\w+-]{{1,64}}(?:{_ANY_DOT}[\w+-]{{1,64}})+"
-_ADDRESS = re.compile(
-    rf"{_LOCAL}(?:\s*@\s*|\s*{_OPEN}\s*at\s*{_CLOSE}\s*)(?P<d1>{_LABEL}(?:{_ANY_DOT}{_LABEL})+)"
-    rf"|{_LOCAL}\s+at\s+(?P<d2>{_HOST_SPELLED}{_LABEL}(?:{_ANY_DOT}{_LABEL})*)"
-    rf"|(?:{_LOCAL_DOTTED}|(?<![\w.+-])(?=[\w+-]*[\d_+])[\w+-]{{1,64}})"
-    rf"\s+at\s+(?P<d3>{_LABEL}(?:{_ANY_DOT}{_LABEL})+)",
-    re.I,
-)
+# ("jo.b at shop.com"), so that "look at shop.com" stays a link. Found from the "@"
+# outwards: the name just before it, the domain just after.
+_AT_CORE = re.compile(r"@|[aA][tT]")  # a plain search: most text is ruled out at C speed
+_LOCAL_BEFORE = re.compile(r"[\w.+-]{1,64}\Z")
+_LOCAL_DOTTED_BEFORE = re.compile(rf"[\w+-]{{1,64}}(?:{_ANY_DOT}[\w+-]{{1,64}})+\Z", re.I)
+_DOMAIN_AFTER = re.compile(rf"{_LABEL}(?:{_ANY_DOT}{_LABEL})+", re.I)
+_ODD_DOT = re.compile(rf"\s+\.\s+|\s*{_OPEN}\s*(?:\.|dot)\s*{_CLOSE}\s*|{_SPOKEN_DOT}", re.I)
+_WORD_LOCAL = re.compile(r"[\w.+-]*[.\d_+]")
+_WINDOW = 200  # how far before an "@" its name may start (64, spelled out)
 # Suffixes that are more often a file's extension than a web site when written bare.
 _FILE_LIKE = frozenset({"zip", "mov", "md", "py"})
 _STOPWORDS = frozenset({"a", "an", "the", "and", "or", "of", "to", "in", "on", "at", "is", "it"})
@@ -90,23 +92,57 @@ class Found:
 
 def links(text: str) -> list[Found]:
     """Web links: anything with a scheme, and bare hosts whose suffix is a real one."""
-    addresses = [(a.start, a.end) for a in addresses_in(text)]
     found = []
-    for match in _LINK.finditer(text):
-        if match["bare"] and any(s < match.end() and match.start() < e for s, e in addresses):
+    for schemed in _SCHEMED.finditer(text):
+        host = _before_scheme(schemed["host"]).strip("[]")
+        found.append(_with_path(text, schemed.start(), schemed.start("host") + len(host),
+                                plain_host(host)))
+    taken = [(f.start, f.end) for f in found] + [(a.start, a.end) for a in addresses_in(text)]
+    pos = 0
+    for dot in _DOT_HINT.finditer(text):  # most text has few; each anchors one try
+        if dot.start() < pos:
             continue
-        end = match.end()
-        if match["host"]:
-            host = plain_host(match["host"].strip("[]"))
-        else:
-            written = _longest_host(match["bare"])
-            if written is None:
-                continue
-            host, end = plain_host(written), match.start() + len(written)
-        path = _LINK_PATH.match(text, end)
-        end = path.end() if path else end
-        found.append(Found(match.start(), end, host, text[match.start():end]))
+        match = _BARE.match(text, _word_before(text, dot.start(), pos))
+        if match is None:
+            continue
+        start, end = match.span()
+        inside = [e for s, e in taken if s <= start < e]
+        if inside:  # part of a link or address already found: read on after it
+            pos = max(inside)
+            continue
+        end = min([end] + [s for s, _ in taken if start < s < end])  # up to the next one
+        written = _longest_host(_before_scheme(text[start:end]).rstrip(" \t\r\n."))
+        if written is not None:
+            found.append(_with_path(text, start, start + len(written), plain_host(written)))
+            pos = found[-1].end
     return found
+
+
+def _word_before(text: str, at: int, floor: int) -> int:
+    """Where the label before a dot form at `at` starts ("shop" in "shop [.] com")."""
+    i = at
+    while i > floor and text[i - 1].isspace():
+        i -= 1
+    if i > floor and text[i - 1] in "[({<":
+        i -= 1
+        while i > floor and text[i - 1].isspace():
+            i -= 1
+    end = i
+    while i > floor and end - i < 63 and (text[i - 1].isalnum() or text[i - 1] in "_-"):
+        i -= 1
+    return i if i < end else at
+
+
+def _before_scheme(written: str) -> str:
+    """A host as far as a glued-on next link: "shop.comhttps://x" holds "shop.com"."""
+    glued = _SCHEME_RE.search(written, 1)
+    return written if glued is None else written[: glued.start()]
+
+
+def _with_path(text: str, start: int, end: int, host: str) -> Found:
+    path = _LINK_PATH.match(text, end)
+    end = path.end() if path else end
+    return Found(start, end, host, text[start:end])
 
 
 def _longest_host(written: str) -> str | None:
@@ -135,13 +171,52 @@ def _bare_host(written: str, host: str) -> bool:
 def addresses_in(text: str) -> list[Found]:
     """Email addresses, with "@" and "." as written or spelled out."""
     found = []
-    for match in _ADDRESS.finditer(text):
-        domain = plain_host(match["d1"] or match["d2"] or match["d3"])
-        if match["d3"] and not known_suffix(domain):
+    for hit in _AT_CORE.finditer(text):
+        mark = _mark(text, hit.start(), hit.end())
+        if mark is None:
             continue
-        if "." in domain and not text.endswith("//", 0, match.start()):  # not a URL's user
-            found.append(Found(match.start(), match.end(), domain, match[0]))
+        mark_start, mark_end, word = mark
+        before = text[max(mark_start - _WINDOW, 0) : mark_start]
+        local = _LOCAL_BEFORE.search(before)
+        domain = _DOMAIN_AFTER.match(text, mark_end)
+        if local is None or domain is None:
+            continue
+        start = mark_start - len(before) + local.start()
+        if start > 0 and (text[start - 1] in ".+-" or text[start - 1].isalnum()):
+            continue  # a name longer than any mailbox's
+        host = plain_host(domain[0])
+        if word and not _ODD_DOT.search(domain[0]):  # "jo at shop.com"
+            dotted = _LOCAL_DOTTED_BEFORE.search(before)
+            if dotted is not None:
+                start = mark_start - len(before) + dotted.start()
+            elif not _WORD_LOCAL.match(local[0]):
+                continue
+            if not known_suffix(host):
+                continue
+        if "." in host and not text.endswith("//", 0, start):  # not a URL's user
+            found.append(Found(start, domain.end(), host, text[start : domain.end()]))
     return found
+
+
+def _mark(text: str, start: int, end: int) -> tuple[int, int, bool] | None:
+    """The whole "@" around a hit, spaces and brackets included, and whether it is " at "."""
+    before, after = start, end
+    while before > 0 and text[before - 1].isspace():
+        before -= 1
+    while after < len(text) and text[after].isspace():
+        after += 1
+    if text[start] == "@":
+        return before, after, False
+    if before > 0 and after < len(text) and text[before - 1] in "[({<" and text[after] in "])}>":
+        before, after = before - 1, after + 1
+        while before > 0 and text[before - 1].isspace():
+            before -= 1
+        while after < len(text) and text[after].isspace():
+            after += 1
+        return before, after, False
+    if before < start and after > end:
+        return before, after, True
+    return None
 
 
 def address_of(found: Found) -> str:
