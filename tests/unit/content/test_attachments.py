@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay.content import office, pdf
+from relay.content import office, pdf, transfer
 from relay.content.attachments import Attachments
 from relay.content.filetypes import Disallowed, Sniffer, extension, judge
 from relay.content.scrub import Scrubber
 from relay.message import Transaction, parse
 from relay.model import Route
+from relay.replies import Refused
 from tests.unit.content import files
 
 SELLER = "owner@acme-shop.example"
@@ -259,3 +260,26 @@ class TestPdfStreamsNotRead:
                   + str(len(packed)).encode() + b" >>\nstream\n" + packed + b"\nendstream")
         with pytest.raises(Disallowed, match="JavaScript"):
             pdf.check_pdf(files.pdf(objects=(stream,)), scrubber)
+
+
+class TestSizeBeforeDecoding:
+    async def test_base64_past_the_limit_is_refused_before_it_is_decoded(self) -> None:
+        """552 from the encoded length alone: the bytes are never decoded to be counted."""
+        data = base64.encodebytes(b"x" * 9000)
+        message = parse(b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                        b"Content-Type: text/plain\r\nContent-Disposition: attachment;"
+                        b" filename=big.txt\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                        + data.replace(b"\n", b"\r\n") + b"\r\n--b--\r\n")
+        tx = Transaction(id="t", peer="p", mail_from=SELLER, route=ROUTE, message=message)
+        with pytest.raises(Refused) as refused:
+            await Attachments(ALLOWED, 8000)(tx)
+        assert refused.value.reply.code == 552
+        assert list(message.walk())[1] not in transfer._decoded
+
+    async def test_base64_exactly_at_the_limit_passes(self) -> None:
+        data = base64.encodebytes(b"x" * 9000)
+        message = parse(b"Content-Type: text/plain\r\nContent-Disposition: attachment;"
+                        b" filename=big.txt\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                        + data.replace(b"\n", b"\r\n"))
+        tx = Transaction(id="t", peer="p", mail_from=SELLER, route=ROUTE, message=message)
+        await Attachments(ALLOWED, 9000)(tx)
