@@ -62,7 +62,8 @@ def build_pipeline(
 
     Threading comes early: what a message answers decides later steps (opt-out,
     cases), and the rewrite only uses what it found. Cases come after Automatic: an
-    auto-reply in a closed case's thread is kept on record, not refused back to a robot.
+    auto-reply in a closed case's thread is kept on record, not refused back to a robot;
+    and after who may write at all (opt-out, orders), whose refusal says more.
     """
     domain, hostname = settings.aliases.domain, settings.server.hostname
     max_hops = settings.server.max_hops
@@ -81,9 +82,9 @@ def build_pipeline(
         HeaderSender(),
         Threading(store.messages),
         Automatic(),
-        Cases(store.cases),
         OptOut(store.pairs, domain, policy.critical_reasons, settings.contact_reasons),
         OrdersRequired(store.pairs, domain),
+        Cases(store.cases),
         # Last before the content steps: a reservation a later step refuses is given back.
         DailyQuota(store.quota, QuotaRule(policy.quota_per_order, policy.quota_base)),
         Structure(),

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, text
 from relay import replies
 from relay.replies import Refused
 from tests.smtp.conftest import BUYER, SELLER, Client, World, compose
+from tests.smtp.test_policy import used_today
 from tests.smtp.test_replies import same
 
 
@@ -204,3 +205,39 @@ class TestClosed:
             await world.relay.intake.submit(alias, message, party="s1", sender=SELLER,
                                             origin="test")
         assert refused.value.reply == replies.S550_CASE_CLOSED
+
+
+class TestWithPolicy:
+    """Cases beside opt-out and the quota: the refusal that says most, and no quota spent."""
+
+    async def test_opt_out_speaks_first_outside_the_buyers_threads(
+        self, world: World, seller: Party
+    ) -> None:
+        """The seller's own closed thread to a buyer who opted out: the opt-out is the answer."""
+        case = await _open(world)
+        await seller.write("<s1@acme-shop.example>")
+        await _close(world, case)
+        await world.relay.store.directory.set_opt_out("b1", True)
+        used = await used_today(world)
+        same(await seller.write("<s2@acme-shop.example>", reply_to="<s1@acme-shop.example>"),
+             replies.S550_OPTED_OUT)
+        assert await used_today(world) == used
+
+    async def test_a_closed_case_refuses_a_reply_opt_out_would_let_through(
+        self, world: World, seller: Party, buyer: Party
+    ) -> None:
+        """A reply in the buyer's thread passes opt-out, and the closed case refuses it,
+        before the quota counts it."""
+        case = await _open(world)
+        await buyer.write("<b1@mailbox.example>")
+        assert (await seller.write("<s1@acme-shop.example>",
+                                   reply_to="<b1@mailbox.example>")).code == 250
+        await _close(world, case)
+        await world.relay.store.directory.set_opt_out("b1", True)
+        used = await used_today(world)
+        same(await seller.write("<s2@acme-shop.example>", reply_to="<b1@mailbox.example>"),
+             replies.S550_CASE_CLOSED)
+        assert await used_today(world) == used
+        await world.relay.store.directory.set_opt_out("b1", False)
+        assert (await seller.write("<s3@acme-shop.example>")).code == 250
+        assert await used_today(world) == used + 1
