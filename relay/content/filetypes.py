@@ -49,9 +49,9 @@ _KINDS: dict[str, Kind] = {
 _ACTIVE_TEXT = frozenset({"text/html", "text/xml", "application/xml", "image/svg+xml",
                           "application/xhtml+xml", "text/javascript", "application/javascript"})
 # Markup or script inside an image's bytes: the same file is a web page to a browser.
-_MARKUP = re.compile(
-    rb"<\s*(?:script|html|body|svg|iframe|object|embed|meta|\?php)\b|javascript:", re.IGNORECASE
-)
+# A tag's name follows its "<" at once (HTML §13.2.5.6); searched in the lower-cased
+# bytes, a pattern that starts with one literal byte is five times faster than /i.
+_TAG = re.compile(rb"<(?:script|html|body|svg|iframe|object|embed|meta|\?php)")
 _ZIP_END = b"PK\x05\x06"
 _ZIP_TAIL = 65_535 + 22  # APPNOTE 4.3.16: the end record and a comment of at most 64 KiB
 
@@ -123,12 +123,17 @@ def _matches(kind: Kind, sniffed: str) -> bool:
 def _checked(delivered: str, data: bytes) -> str:
     """Refuse what is also another kind of file: markup in an image, an archive's tail."""
     if delivered.startswith("image/") and (
-        _MARKUP.search(data) or (delivered == "image/gif" and data[6:8] == b"/*")
+        _has_markup(data) or (delivered == "image/gif" and data[6:8] == b"/*")
     ):
         raise Disallowed("it is also a web page or a script, not only an image")
     if delivered != _TEXT and _ZIP_END in data[-_ZIP_TAIL:] and not _is_package(delivered):
         raise Disallowed("it is also a ZIP archive")
     return delivered
+
+
+def _has_markup(data: bytes) -> bool:
+    lowered = data.lower()
+    return _TAG.search(lowered) is not None or b"javascript:" in lowered
 
 
 def _is_package(delivered: str) -> bool:
