@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage, Message
 
+from relay.content.transfer import forget
+
 _SEVEN_BIT = policy.default.clone(cte_type="7bit")
 MAX_PARTS = 10_000  # a walk stops here: the structure checks refuse far smaller bombs
 
@@ -73,3 +75,4 @@ def set_text(part: Message, text: str) -> None:
     del part["Content-Transfer-Encoding"]
     part["Content-Transfer-Encoding"] = str(fresh["Content-Transfer-Encoding"])
     part.set_param("charset", "utf-8")
+    forget(part)

@@ -35,6 +35,11 @@ def content(part: Message) -> bytes:
     return data
 
 
+def forget(part: Message) -> None:
+    """A step changed the part's content: decode it anew when next asked."""
+    _decoded.pop(part, None)
+
+
 def _decode(part: Message) -> bytes:
     cte = encoding(part)
     if cte in _IDENTITY or cte == "quoted-printable":

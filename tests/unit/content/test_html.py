@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from relay.config.settings import ContentSettings
 from relay.content.html import CSS_PROPERTIES, Html, HtmlPolicy, safe_css, sanitise
 from relay.content.text import text_parts
+from relay.content.transfer import content
 from relay.message import Transaction
 from tests.unit.content.messages import SELLER, crlf, seller_to_buyer
 
@@ -233,3 +234,12 @@ class TestProperties:
         twice = clean(once)
         assert_inactive(twice)
         assert _TAG.sub("", twice) == _TAG.sub("", once)
+
+
+async def test_a_part_decoded_before_the_step_is_read_anew_after_it() -> None:
+    """Bytes another step had decoded (and kept) do not bring the old HTML back."""
+    tx = transaction(ALTERNATIVE)
+    html_part = next(p.part for p in text_parts(tx.parsed) if p.is_html)
+    assert b"<script>" in content(html_part)
+    await Html(POLICY)(tx)
+    assert b"<script>" not in content(html_part)
