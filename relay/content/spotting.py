@@ -33,6 +33,7 @@ _BARE = re.compile(
     re.I,
 )
 _LINK_PATH = re.compile(_PATH, re.I)
+_TRAILING_DOT = re.compile(rf"(?:{_ANY_DOT})+\Z", re.I)
 # Every dot form holds "." or "dot"; the host's first label ends just before it. A
 # literal is found at C speed, a class of characters costs ten times more per character:
 # the "dot" scan runs only for text that holds the word.
@@ -97,11 +98,16 @@ class Found:
 def links(text: str) -> list[Found]:
     """Web links: anything with a scheme, and bare hosts whose suffix is a real one."""
     found = []
-    schemed_links = _SCHEMED.finditer(text) if "//" in text else ()  # every scheme ends so
-    for schemed in schemed_links:
-        host = _before_scheme(schemed["host"]).strip("[]")
-        found.append(_with_path(text, schemed.start(), schemed.start("host") + len(host),
-                                plain_host(host)))
+    at = 0
+    while "//" in text and (schemed := _SCHEMED.search(text, at)) is not None:  # a scheme ends so
+        start, at = schemed.start("host"), schemed.end()
+        written = schemed["host"]
+        # A next link glued on ("shop.com . https://x") is read on its own, from its scheme.
+        glued = _SCHEME_RE.search(text, start + 1, at + _WINDOW)
+        if glued is not None and glued.start() < at:
+            written, at = _TRAILING_DOT.sub("", text[start : glued.start()]), glued.start()
+        host = written.strip("[]")
+        found.append(_with_path(text, schemed.start(), start + len(host), plain_host(host)))
     taken = [(f.start, f.end) for f in found] + [(a.start, a.end) for a in addresses_in(text)]
     pos = 0
     for dot in _hints(text, _PERIOD, _DOT_WORD, "dot"):  # each anchors one try

@@ -114,6 +114,10 @@ class TestStep:
         assert f"<a>{LINK_REMOVED}</a> ok" in out
         assert 'href="https://marketplace.example/o"' in out
 
+    async def test_a_link_glued_after_a_spaced_dot_is_read_on_its_own(self) -> None:
+        out = await run("hxxp://evil-shop[.]com . http://marketplace.example@evil-shop.com")
+        assert "evil-shop" not in out, out
+
     async def test_strip_inside_entities(self) -> None:
         out = await run("<p>www&#46;evil-shop&#46;com &amp; more</p>", "strip", "html")
         assert out.strip() == f"<p>{LINK_REMOVED} &amp; more</p>"
