@@ -9,7 +9,7 @@ from email import policy
 from email.errors import HeaderParseError
 from email.feedparser import BytesFeedParser
 from email.header import Header, decode_header, make_header
-from email.headerregistry import BaseHeader, HeaderRegistry
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import EmailPolicy
@@ -74,7 +74,7 @@ class _Headers(HeaderRegistry):
 
     def __init__(self, limit: int | None = None) -> None:
         super().__init__()
-        self._parsed: dict[tuple[str, str], BaseHeader] = {}
+        self._parsed: dict[tuple[str, ...], BaseHeader] = {}
         self._limit = limit
 
     def __getitem__(self, name: str) -> type[BaseHeader]:
@@ -86,14 +86,25 @@ class _Headers(HeaderRegistry):
         return made
 
     def __call__(self, name: str, value: Any) -> BaseHeader:
-        if type(value) is not str:  # an Address, a datetime: set once, by our code
+        key = _memo_key(name, value)
+        if key is None:  # a datetime, a header object: set once, by our code
             return super().__call__(name, value)
-        header = self._parsed.get((name, value))
+        header = self._parsed.get(key)
         if header is None:
             if self._limit is not None and len(self._parsed) >= self._limit:
                 self._parsed.clear()
-            header = self._parsed[name, value] = super().__call__(name, value)
+            header = self._parsed[key] = super().__call__(name, value)
         return header
+
+
+def _memo_key(name: str, value: Any) -> tuple[str, ...] | None:
+    """What a header is made of: its text, or an Address's parts (whose text the stdlib
+    parses again, as if the address had come from the sender); None for other values."""
+    if type(value) is str:
+        return (name, value)
+    if type(value) is Address:
+        return (name, "Address", value.display_name, value.username, value.domain)
+    return None
 
 
 # For the headers relay writes itself (Content-Type: text/plain; charset="utf-8",
