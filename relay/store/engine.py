@@ -53,6 +53,16 @@ class Database(Protocol):
         """
         ...
 
+    async def run_statements(self, work: Callable[[Connection], T]) -> T:
+        """Run writes that are each atomic alone, without a transaction around them.
+
+        On PostgreSQL each statement commits as it runs, so a row it locks (the
+        day's quota row every message of a seller updates) is held for that
+        statement only, not across the event loop's turn that a COMMIT waits for.
+        SQLite has one writer anyway: there it is a light unit.
+        """
+        ...
+
     async def dispose(self) -> None: ...
 
 
@@ -91,6 +101,9 @@ class SqliteDatabase:
     async def read(self, work: Callable[[Connection], T]) -> T:
         # pysqlite opens no transaction for reads: this is already a bare lookup.
         return await self._on_thread(self._connection_unit, work)
+
+    async def run_statements(self, work: Callable[[Connection], T]) -> T:
+        return await self._on_thread(self._light_unit, work)
 
     def _connection(self) -> Connection:
         # Kept checked out: a pool checkout and return per transaction cost as
@@ -195,6 +208,10 @@ class AsyncDatabase:
             # The server dropped the connection (it restarted): SQLAlchemy now
             # replaces every pooled one, and a lookup is safe to run again.
             return await self._lookup(work)
+
+    async def run_statements(self, work: Callable[[Connection], T]) -> T:
+        # Not retried as a lookup is: a statement may have committed before the drop.
+        return await self._lookup(work)
 
     async def _lookup(self, work: Callable[[Connection], T]) -> T:
         async with self._lookups.connect() as connection:

@@ -53,6 +53,16 @@ class Units:
         with self._errors():
             return await self.database.read(lambda c: work(c, *args, **kwargs))
 
+    async def statements(
+        self, work: Callable[Concatenate[Connection, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """Writes each atomic alone, without a transaction around them (Database.run_statements).
+
+        For a hot row many sessions update: its lock lasts one statement.
+        """
+        with self._errors():
+            return await self.database.run_statements(lambda c: work(c, *args, **kwargs))
+
     async def batch(self, work: Callable[[Connection], None]) -> None:
         """A group commit's unit: durable, on a bare connection."""
         await self.core(work)
