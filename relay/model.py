@@ -252,3 +252,31 @@ class CasePlace:
 
     parent: CaseRef | None  # the case of the message it replies to, if that one has a case
     current: CaseRef | None  # the relationship's case that is not closed, if any
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """A message as the log lists it (SPEC §6); parties by their ids, never an address."""
+
+    id: str
+    direction: Direction
+    buyer: str
+    seller: str
+    order: str | None
+    case: str | None
+    subject: str | None
+    received_at: datetime
+    status: MessageStatus
+    response_needed: bool
+
+
+@dataclass(frozen=True)
+class ResponseTime:
+    """A seller's answers to buyer messages over a window of days (SPEC §6)."""
+
+    seller: str
+    days: int
+    messages: int
+    answered_within_24h: int
+    pending: int
+    rate: float | None

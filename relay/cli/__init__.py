@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from relay import __version__
-from relay.cli import cases, directory, queue, service
+from relay.cli import cases, directory, messages, queue, service, stats
 from relay.cli.command import (
     Handler,
     Output,
@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     directory.register(commands)
     cases.register(commands)
     queue.register(commands)
+    messages.register(commands)
+    stats.register(commands)
     return parser
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from relay.model import Accepted, Direction, QueuedNotice, ThreadLink
-from relay.store import messages, notices
+from datetime import datetime
+
+from relay.model import Accepted, Direction, MessageRecord, QueuedNotice, ResponseTime, ThreadLink
+from relay.store import message_log, messages, notices
 from relay.store.batch import GroupCommit
 from relay.store.units import Units
 
@@ -43,3 +45,19 @@ class MessageStore:
 
     async def close(self) -> None:
         await self._accepts.close()
+
+    async def records(
+        self, *, buyer: str | None = None, seller: str | None = None,
+        case_id: int | None = None, everything: bool = False, limit: int = 50,
+        before: str | None = None,
+    ) -> list[MessageRecord]:
+        """The message log, newest first; an unknown party, case or `before` is NotFound."""
+        return await self._units.session(
+            message_log.records, buyer=buyer, seller=seller, case_id=case_id,
+            everything=everything, limit=limit, before=before)
+
+    async def mark_no_response_needed(self, message_id: str) -> MessageRecord | None:
+        return await self._units.session(message_log.mark_no_response_needed, message_id)
+
+    async def response_time(self, seller: str, days: int, now: datetime) -> ResponseTime:
+        return await self._units.session(message_log.response_time, seller, days, now)

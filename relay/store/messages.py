@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, insert, or_, select
+from sqlalchemy import Connection, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from relay.model import Accepted, Direction, MessageStatus, ThreadLink
@@ -20,7 +20,13 @@ _STILL_OPEN = (
     .with_for_update(read=True)
     .scalar_subquery()
 )
-_MESSAGE = insert(t.MESSAGES).values(case_id=_STILL_OPEN)
+# A reply joins its parent's thread; any other message starts one of its own.
+_PARENT = t.MESSAGES.alias("parent")
+_THREAD = func.coalesce(
+    select(_PARENT.c.thread_id).where(_PARENT.c.id == bindparam("parent_ref")).scalar_subquery(),
+    bindparam("thread_self"),
+)
+_MESSAGE = insert(t.MESSAGES).values(case_id=_STILL_OPEN, thread_id=_THREAD)
 
 
 def accept(connection: Connection, batch: list[Accepted]) -> None:
@@ -39,6 +45,8 @@ def accept(connection: Connection, batch: list[Accepted]) -> None:
             "original_message_id": a.original_message_id,
             "relay_message_id": a.relay_message_id,
             "parent_id": a.parent_id,
+            "parent_ref": a.parent_id,
+            "thread_self": a.message_id,
             "case_ref": a.case_id,
             "envelope_sender": a.envelope_sender,
             "recipient": a.route.recipient,

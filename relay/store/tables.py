@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -137,7 +138,11 @@ class Message(Base):
     """One accepted message, with the Message-ID map that keeps threads intact."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_original", "relationship_id", "original_message_id"),)
+    __table_args__ = (
+        Index("ix_messages_original", "relationship_id", "original_message_id"),
+        # A buyer message's answer: the seller's next message of its thread.
+        Index("ix_messages_thread", "thread_id", "direction", "received_at"),
+    )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     relationship_id: Mapped[int | None] = mapped_column(ForeignKey("relationships.id"))
     direction: Mapped[str] = mapped_column(String(16))  # buyer-to-seller|seller-to-buyer|admin
@@ -147,6 +152,11 @@ class Message(Base):
     original_message_id: Mapped[str | None] = mapped_column(String(998))
     relay_message_id: Mapped[str] = mapped_column(String(998), unique=True)
     parent_id: Mapped[str | None] = mapped_column(String(32))
+    # The first message of the thread (its parent's thread, or itself): a seller
+    # message here answers every earlier buyer message of the thread (SPEC §6).
+    thread_id: Mapped[str | None] = mapped_column(String(32))
+    no_response_needed: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                     server_default=false())
     envelope_sender: Mapped[str] = mapped_column(String(320))
     recipient: Mapped[str] = mapped_column(String(320))
     status: Mapped[MessageStatus] = mapped_column(String(16), default="queued")

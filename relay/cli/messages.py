@@ -1,0 +1,74 @@
+"""`relay message list|no-response-needed`: parse, call relay.operations.messages, print."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from relay.cli.command import Commands, Output, command, count, group, nonempty, on_store, record
+
+if TYPE_CHECKING:
+    from relay.model import MessageRecord
+    from relay.operations import Context
+
+
+async def message_list(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import messages as ops
+
+    found = await ops.list_messages(ctx, buyer=args.buyer, seller=args.seller, case=args.case,
+                                    everything=args.all, limit=args.limit, before=args.before)
+    return Output([dataclasses.asdict(m) for m in found],
+                  text=table(found) if found else "no messages")
+
+
+async def message_no_response_needed(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import messages as ops
+
+    return record(await ops.mark_no_response_needed(ctx, args.message))
+
+
+_COLUMNS = ("ID", "DIRECTION", "BUYER", "SELLER", "ORDER", "CASE", "RECEIVED", "STATUS",
+            "NEEDS RESPONSE", "SUBJECT")
+
+
+def table(found: list[MessageRecord]) -> str:
+    """One line per message under a header, columns as wide as their widest cell."""
+    rows: list[tuple[Any, ...]] = [_COLUMNS]
+    for m in found:
+        received = m.received_at.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        rows.append((m.id, m.direction, m.buyer, m.seller, m.order or "-", m.case or "-",
+                     received, m.status, "yes" if m.response_needed else "no",
+                     m.subject or "-"))
+    cells = [[str(value) for value in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(_COLUMNS) - 1)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)),
+                   row[-1]]).rstrip()
+        for row in cells
+    )
+
+
+def _limit(value: str) -> int:
+    number = count(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
+def register(commands: Commands) -> None:
+    messages = group(commands, "message", "the message log: what the parties wrote")
+    listed = command(messages, "list", on_store(message_list),
+                     "messages newest first; by default buyer messages awaiting a response")
+    listed.add_argument("--buyer", metavar="ID", type=nonempty, help="only this buyer's")
+    listed.add_argument("--seller", metavar="ID", type=nonempty, help="only this seller's")
+    listed.add_argument("--case", metavar="CASE", type=nonempty, help="only this case's")
+    listed.add_argument("--all", action="store_true",
+                        help="every message, not only those awaiting a response")
+    listed.add_argument("--limit", metavar="N", type=_limit, default=50,
+                        help="at most N messages (default 50)")
+    listed.add_argument("--before", metavar="ID", type=nonempty,
+                        help="the page after this message: the last id of the previous page")
+    marked = command(messages, "no-response-needed", on_store(message_no_response_needed),
+                     "mark a buyer message as needing no response from the seller")
+    marked.add_argument("message", metavar="MSG", type=nonempty, help="the message id")

@@ -1,0 +1,47 @@
+"""The message log (SPEC §6): what buyers wrote and whether the seller still owes an answer.
+
+Parties appear by their ids only; no view here carries a real address.
+"""
+
+from __future__ import annotations
+
+from relay.errors import Invalid, NotFound
+from relay.model import MessageRecord
+from relay.operations.context import Context
+
+MAX_LIMIT = 1000
+
+
+async def list_messages(
+    ctx: Context, *, buyer: str | None = None, seller: str | None = None,
+    case: str | None = None, everything: bool = False, limit: int = 50,
+    before: str | None = None,
+) -> list[MessageRecord]:
+    """Newest first; by default only buyer messages still awaiting the seller's response.
+
+    `before` is the last id of the previous page (keyset paging: a page stays
+    right while new mail arrives). Unknown buyer, seller, case or `before`: NotFound.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid(f"the limit must be between 1 and {MAX_LIMIT}")
+    return await ctx.store.messages.records(
+        buyer=buyer, seller=seller, case_id=None if case is None else _case_id(case),
+        everything=everything, limit=limit, before=before)
+
+
+async def mark_no_response_needed(ctx: Context, message: str) -> MessageRecord:
+    """The message no longer waits for a response (nor counts in response times)."""
+    found = await ctx.store.messages.mark_no_response_needed(message)
+    if found is None:
+        raise NotFound(f"no message {message!r}")
+    if found.direction != "buyer-to-seller":
+        raise Invalid(f"message {message} is the seller's; only a buyer message awaits "
+                      "a response")
+    return found
+
+
+def _case_id(case: str) -> int:
+    text = case.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise NotFound(f"no case {case!r}")
+    return int(text)
