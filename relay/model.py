@@ -280,3 +280,39 @@ class ResponseTime:
     answered_within_24h: int
     pending: int
     rate: float | None
+
+
+@dataclass(frozen=True)
+class ArchivedMessage:
+    """A message with its archived forms and the real addresses a view must hide.
+
+    `hidden` maps each real address of the two parties to the alias shown instead;
+    it never leaves the operations.
+    """
+
+    record: MessageRecord
+    sender_alias: str
+    recipient_alias: str
+    received: bytes
+    delivered: bytes | None
+    hidden: dict[str, str]
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """`message show`: the log's fields, the parties' aliases, the delivered headers and text."""
+
+    id: str
+    direction: Direction
+    buyer: str
+    seller: str
+    order: str | None
+    case: str | None
+    subject: str | None
+    received_at: datetime
+    status: MessageStatus
+    response_needed: bool
+    sender: str
+    recipient: str
+    headers: list[tuple[str, str]]
+    text: str | None

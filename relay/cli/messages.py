@@ -1,4 +1,4 @@
-"""`relay message list|no-response-needed`: parse, call relay.operations.messages, print."""
+"""`relay message list|show|no-response-needed`: parse, call relay.operations.messages, print."""
 
 from __future__ import annotations
 
@@ -49,6 +49,22 @@ def table(found: list[MessageRecord]) -> str:
     )
 
 
+async def message_show(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import messages as ops
+
+    if args.as_received:
+        data = await ops.received_message(ctx, args.message)
+        text = data.decode("utf-8", "replace")
+        return Output(text, text=text.rstrip("\r\n").replace("\r\n", "\n"))
+    view = await ops.show_message(ctx, args.message)
+    shown = dataclasses.asdict(view)
+    shown["headers"] = [[name, value] for name, value in view.headers]
+    header_lines = "\n".join(f"{name}: {value}" for name, value in view.headers)
+    summary = "\n".join(f"{key}: {value if value is not None else '-'}"
+                        for key, value in shown.items() if key not in ("headers", "text"))
+    return Output(shown, text=f"{summary}\n\n{header_lines}\n\n{view.text or ''}".rstrip())
+
+
 def _limit(value: str) -> int:
     number = count(value)
     if number < 1:
@@ -69,6 +85,12 @@ def register(commands: Commands) -> None:
                         help="at most N messages (default 50)")
     listed.add_argument("--before", metavar="ID", type=nonempty,
                         help="the page after this message: the last id of the previous page")
+    shown = command(messages, "show", on_store(message_show),
+                    "one message: headers as delivered and its text, parties by alias")
+    shown.add_argument("message", metavar="MSG", type=nonempty, help="the message id")
+    shown.add_argument("--as-received", action="store_true",
+                       help="print the archived bytes as they arrived (operator only: "
+                            "they carry the sender's real address)")
     marked = command(messages, "no-response-needed", on_store(message_no_response_needed),
                      "mark a buyer message as needing no response from the seller")
     marked.add_argument("message", metavar="MSG", type=nonempty, help="the message id")

@@ -5,8 +5,15 @@ Parties appear by their ids only; no view here carries a real address.
 
 from __future__ import annotations
 
+import dataclasses
+import email
+import email.policy
+import re
+from collections.abc import Callable
+from email.message import EmailMessage
+
 from relay.errors import Invalid, NotFound
-from relay.model import MessageRecord
+from relay.model import ArchivedMessage, MessageRecord, MessageView
 from relay.operations.context import Context
 
 MAX_LIMIT = 1000
@@ -45,3 +52,44 @@ def _case_id(case: str) -> int:
     if not text.isascii() or not text.isdigit() or len(text) > 18:
         raise NotFound(f"no case {case!r}")
     return int(text)
+
+
+async def show_message(ctx: Context, message: str) -> MessageView:
+    """The message as delivered: headers and decoded text, every real address as its alias."""
+    found = await _archived(ctx, message)
+    source = found.delivered if found.delivered is not None else found.received
+    parsed = email.message_from_bytes(source, policy=email.policy.default)
+    hide = _hider(found.hidden)
+    headers = [(name, hide(str(value))) for name, value in parsed.items()]
+    body = parsed.get_body(preferencelist=("plain", "html")) if isinstance(
+        parsed, EmailMessage) else None
+    text = None
+    if isinstance(body, EmailMessage):
+        try:
+            text = hide(body.get_content())
+        except (LookupError, ValueError):
+            text = None
+    return MessageView(**dataclasses.asdict(found.record), sender=found.sender_alias,
+                       recipient=found.recipient_alias, headers=headers, text=text)
+
+
+async def received_message(ctx: Context, message: str) -> bytes:
+    """The archived bytes as they arrived, for the operator (real addresses included)."""
+    return (await _archived(ctx, message)).received
+
+
+async def _archived(ctx: Context, message: str) -> ArchivedMessage:
+    found = await ctx.store.messages.archived_message(message)
+    if found is None:
+        raise NotFound(f"no message {message!r}")
+    return found
+
+
+def _hider(hidden: dict[str, str]) -> Callable[[str], str]:
+    """Replace each real address (any case) by its alias."""
+    if not hidden:
+        return lambda text: text
+    pattern = re.compile("|".join(re.escape(a) for a in sorted(hidden, key=len, reverse=True)),
+                         re.IGNORECASE)
+    lowered = {a.lower(): alias for a, alias in hidden.items()}
+    return lambda text: pattern.sub(lambda m: lowered[m.group(0).lower()], text)

@@ -19,7 +19,8 @@ from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import DateTime
 
 from relay.errors import NotFound
-from relay.model import MessageRecord, ResponseTime
+from relay.model import ArchivedMessage, MessageRecord, ResponseTime
+from relay.store import messages
 from relay.store import tables as t
 
 _M, _R = t.MESSAGES.c, t.RELATIONSHIPS.c
@@ -166,3 +167,31 @@ def response_time(session: Session, seller: str, days: int, now: datetime) -> Re
     messages, within, pending = (int(cast(int, value or 0)) for value in row)
     return ResponseTime(seller, days, messages, within, pending,
                         None if messages == 0 else within / messages)
+
+
+def archived_message(session: Session, message_id: str) -> ArchivedMessage | None:
+    """The record, both archived forms and the parties' real addresses (to hide them)."""
+    found = _one(session, message_id)
+    if not found:
+        return None
+    row = session.get(t.Message, message_id)
+    assert row is not None
+    assert row.relationship_id is not None
+    rel = session.get(t.Relationship, row.relationship_id)
+    assert rel is not None
+    buyer = session.get(t.Buyer, rel.buyer_id)
+    seller = session.get(t.Seller, rel.seller_id)
+    assert buyer is not None
+    assert seller is not None
+    hidden = {buyer.email: rel.buyer_alias, seller.email: rel.seller_alias}
+    for address in session.scalars(select(t.SellerAddress.address).where(
+            t.SellerAddress.seller_id == seller.id)):
+        hidden[address] = rel.seller_alias
+    sender_alias, recipient_alias = (
+        (rel.buyer_alias, rel.seller_alias) if row.direction == "buyer-to-seller"
+        else (rel.seller_alias, rel.buyer_alias))
+    hidden[row.envelope_sender] = sender_alias
+    hidden[row.recipient] = recipient_alias
+    forms = messages.archived(session, message_id)
+    return ArchivedMessage(found[0], sender_alias, recipient_alias, forms.get("received", b""),
+                           forms.get("delivered"), hidden)

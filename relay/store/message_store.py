@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from relay.model import Accepted, Direction, MessageRecord, QueuedNotice, ResponseTime, ThreadLink
+from relay.model import (
+    Accepted,
+    ArchivedMessage,
+    Direction,
+    MessageRecord,
+    QueuedNotice,
+    ResponseTime,
+    ThreadLink,
+)
 from relay.store import message_log, messages, notices
 from relay.store.batch import GroupCommit
 from relay.store.units import Units
@@ -61,3 +69,6 @@ class MessageStore:
 
     async def response_time(self, seller: str, days: int, now: datetime) -> ResponseTime:
         return await self._units.session(message_log.response_time, seller, days, now)
+
+    async def archived_message(self, message_id: str) -> ArchivedMessage | None:
+        return await self._units.session(message_log.archived_message, message_id)

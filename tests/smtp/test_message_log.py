@@ -9,7 +9,7 @@ import pytest
 from relay.model import MessageRecord
 from relay.operations import Context
 from relay.operations import messages as ops
-from tests.smtp.conftest import BUYER, SELLER, World
+from tests.smtp.conftest import BUYER, SELLER, SELLER_STAFF, World
 from tests.smtp.test_cases import Party, _row
 
 
@@ -64,3 +64,26 @@ class TestOverSmtp:
             "seller-to-buyer", "b1", "s1", False)
         assert [listed[ids[n]].response_needed for n in ("q1", "q2", "other")] == [
             False, False, True]
+
+    async def test_show_names_both_parties_by_alias_and_as_received_keeps_the_original(
+        self, world: World, buyer: Party
+    ) -> None:
+        assert (await buyer.write("<q1@mailbox.example>")).code == 250
+        mid = (await _row(world, "<q1@mailbox.example>"))["id"]
+        await _settled(world, 1)
+        view = await ops.show_message(_ctx(world), mid)
+        assert (view.id, view.direction, view.buyer, view.seller, view.status) == (
+            mid, "buyer-to-seller", "b1", "s1", "delivered")
+        assert (view.sender, view.recipient) == (world.aliases.buyer_alias,
+                                                 world.aliases.seller_alias)
+        headers = dict(view.headers)
+        assert world.aliases.buyer_alias in headers["From"]
+        assert headers["To"] == world.aliases.seller_alias
+        assert view.text is not None
+        assert "Hello there." in view.text
+        shown = repr(view).lower()
+        for real in (BUYER, SELLER, SELLER_STAFF):
+            assert real.lower() not in shown
+        original = await ops.received_message(_ctx(world), mid)
+        assert BUYER.encode() in original
+        assert b"Message-ID: <q1@mailbox.example>" in original

@@ -67,6 +67,8 @@ class TestMessageList:
             (("message", "list", "--limit", "0"), 2),
             (("message", "list", "--limit", "x"), 2),
             (("message", "no-response-needed", "nope"), 4),
+            (("message", "show", "nope"), 4),
+            (("message", "show", "nope", "--as-received"), 4),
             (("stats", "response-time", "--seller", "nobody"), 4),
             (("stats", "response-time"), 2),
             (("stats", "response-time", "--seller", "s1", "--days", "-1"), 2),
@@ -85,3 +87,20 @@ class TestResponseTime:
         assert relay.ok("stats", "response-time", "--seller", "s1", "--days", "1") == {
             "seller": "s1", "days": 1, "messages": 1, "answered_within_24h": 1,
             "pending": 0, "rate": 1.0}
+
+
+class TestMessageShow:
+    def test_json_adds_aliases_headers_and_text(
+        self, relay: Relay, store_url: str, make_settings: SettingsFactory
+    ) -> None:
+        _seed(relay, store_url, make_settings)
+        aliases = relay.ok("alias", "show", "--buyer", "b1", "--seller", "s1")
+        shown = relay.ok("message", "show", "m1")
+        assert set(shown) == FIELDS | {"sender", "recipient", "headers", "text"}
+        assert (shown["id"], shown["sender"], shown["recipient"]) == (
+            "m1", aliases["buyer_alias"], aliases["seller_alias"])
+        plain = relay("message", "show", "m3")
+        assert plain.status == 0
+        assert f"sender: {aliases['seller_alias']}" in plain.out
+        received = relay("message", "show", "m1", "--as-received")
+        assert (received.status, received.out) == (0, "x\n")

@@ -85,3 +85,31 @@ async def test_upgrading_keeps_a_shared_address_with_one_seller(tmp_path: Any) -
         ]
     finally:
         await store.close()
+
+
+async def test_upgrading_gives_stored_messages_their_threads(tmp_path: Any) -> None:
+    """Before 0009 messages had parent links only: each gets its thread start's id."""
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}", 35, DOMAIN)
+    try:
+        await upgrade(store.database, "0008")
+
+        def old_data(connection: Connection) -> None:
+            for mid, parent in (("a", None), ("b", "a"), ("c", "b"), ("d", None),
+                                ("e", "gone")):
+                connection.execute(text(
+                    "INSERT INTO messages (id, direction, relay_message_id, parent_id, "
+                    "envelope_sender, recipient, status, received_at) VALUES "
+                    "(:id, 'buyer-to-seller', :rid, :parent, 'x@y', 'z@y', 'queued', "
+                    "CURRENT_TIMESTAMP)"), {"id": mid, "rid": f"<{mid}>", "parent": parent})
+
+        await store.database.run_connection(old_data)
+        await upgrade(store.database)
+
+        def threads(connection: Connection) -> dict[str, str]:
+            rows = connection.execute(text("SELECT id, thread_id FROM messages"))
+            return {r[0]: r[1] for r in rows}
+
+        assert await store.database.run_connection(threads) == {
+            "a": "a", "b": "a", "c": "a", "d": "d", "e": "e"}
+    finally:
+        await store.close()
