@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from relay import __version__
-from relay.cli import cases, directory, messages, queue, service, stats
+from relay.cli import cases, directory, messages, queue, send, service, stats
 from relay.cli.command import (
     Handler,
     Output,
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     queue.register(commands)
     messages.register(commands)
     stats.register(commands)
+    send.register(commands)
     return parser
 
 

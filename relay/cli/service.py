@@ -16,8 +16,14 @@ if TYPE_CHECKING:
 
 
 async def check_config(settings: Settings, args: argparse.Namespace) -> Output:
-    """Loading the file has validated it; show what it means, secrets masked."""
+    """Loading the file has validated it; show what it means, secrets masked.
+
+    The templates are read too: a broken one is found here, not at send time.
+    """
     from relay.config.render import as_json, as_text
+    from relay.templates import check_directory
+
+    check_directory(settings.templates.dir)
 
     return Output(as_json(settings), text=as_text(settings))
 

@@ -190,7 +190,6 @@ NOT_IN_FORCE: tuple[str, ...] = (
     "auth",
     "dns",
     "dkim",
-    "templates",
     "metrics",
     "api",
 )

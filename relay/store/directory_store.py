@@ -104,6 +104,9 @@ class DirectoryStore:
 
         return await self._units.session(work)
 
+    async def order(self, order_id: str) -> OrderRecord:
+        return await self._units.session(directory.order, order_id)
+
     async def set_order_status(self, order_id: str, status: str) -> OrderRecord:
         def work(session: Session) -> OrderRecord:
             directory.set_order_status(session, order_id, status)
