@@ -119,6 +119,19 @@ def build_pipeline(
     )
 
 
+async def submission_intake(settings: Settings, store: Store) -> Intake:
+    """The pipeline `relay serve` runs, for mail submitted without SMTP (`relay send`).
+
+    Nothing is woken on accept: the message waits in the queue, where a running
+    relay's workers find it on their next poll.
+    """
+    key = await store.secrets.key("verp")
+    bouncer = Bouncer(store.notices, settings.server.hostname, settings.aliases.domain)
+    pipeline = build_pipeline(settings, store, bouncer, key)
+    accept = Acceptor(store.messages, settings.aliases.domain, key, lambda: None)
+    return Intake(pipeline, accept, store.directory)
+
+
 class Crashed(RuntimeError):
     """A background task failed: the relay stops so that its service manager restarts it."""
 

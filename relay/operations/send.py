@@ -94,18 +94,8 @@ def _message(name: str, address: str, alias: str, text: templates.Rendered,
 
 
 async def _intake(ctx: Context) -> Intake:
-    """The pipeline `relay serve` runs, over this context's store.
+    # The composition root knows how the pipeline's parts meet; imported here so
+    # that commands which send nothing never load it.
+    from relay.app import submission_intake
 
-    Nothing is woken on accept: the message waits in the queue, where a running
-    relay's workers find it on their next poll.
-    """
-    from relay.accept import Acceptor
-    from relay.app import build_pipeline
-    from relay.delivery.bounces import Bouncer
-
-    store, settings = ctx.store, ctx.settings
-    key = await store.secrets.key("verp")
-    bouncer = Bouncer(store.notices, settings.server.hostname, settings.aliases.domain)
-    pipeline = build_pipeline(settings, store, bouncer, key)
-    accept = Acceptor(store.messages, settings.aliases.domain, key, lambda: None)
-    return Intake(pipeline, accept, store.directory)
+    return await submission_intake(ctx.settings, ctx.store)
