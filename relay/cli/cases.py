@@ -6,7 +6,17 @@ import argparse
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from relay.cli.command import Commands, Output, command, group, nonempty, on_store, record
+from relay.cli.command import (
+    Commands,
+    Output,
+    columns,
+    command,
+    group,
+    nonempty,
+    on_store,
+    record,
+    stamp,
+)
 from relay.model import CASE_STATES
 
 if TYPE_CHECKING:
@@ -55,16 +65,10 @@ def table(found: list[CaseRecord]) -> str:
     """One line per case under a header, columns as wide as their widest cell."""
     rows: list[tuple[Any, ...]] = [_COLUMNS]
     for c in found:
-        last = c.last_activity.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        last = stamp(c.last_activity)
         rows.append((c.id, c.state, c.buyer, c.seller, c.order or "-", c.messages, last,
                      c.subject or "-"))
-    cells = [[str(value) for value in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(_COLUMNS) - 1)]
-    return "\n".join(
-        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)),
-                   row[-1]]).rstrip()
-        for row in cells
-    )
+    return columns(rows)
 
 
 def register(commands: Commands) -> None:

@@ -168,3 +168,19 @@ def to_text(data: Any) -> str:
     if isinstance(data, list | tuple) and all(isinstance(d, Mapping) for d in data):
         return "\n\n".join(to_text(d) for d in data)
     return _scalar(data)
+
+
+def stamp(moment: datetime) -> str:
+    """A time in a table: to the second, in UTC, RFC 3339 with a Z."""
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def columns(rows: list[tuple[Any, ...]]) -> str:
+    """Rows under their header, each column as wide as its widest cell; the last runs on."""
+    cells = [[str(value) for value in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]) - 1)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)),
+                   row[-1]]).rstrip()
+        for row in cells
+    )

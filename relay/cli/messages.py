@@ -6,7 +6,18 @@ import argparse
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from relay.cli.command import Commands, Output, command, count, group, nonempty, on_store, record
+from relay.cli.command import (
+    Commands,
+    Output,
+    columns,
+    command,
+    count,
+    group,
+    nonempty,
+    on_store,
+    record,
+    stamp,
+)
 
 if TYPE_CHECKING:
     from relay.model import MessageRecord
@@ -36,17 +47,11 @@ def table(found: list[MessageRecord]) -> str:
     """One line per message under a header, columns as wide as their widest cell."""
     rows: list[tuple[Any, ...]] = [_COLUMNS]
     for m in found:
-        received = m.received_at.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        received = stamp(m.received_at)
         rows.append((m.id, m.direction, m.buyer, m.seller, m.order or "-", m.case or "-",
                      received, m.status, "yes" if m.response_needed else "no",
                      m.subject or "-"))
-    cells = [[str(value) for value in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(_COLUMNS) - 1)]
-    return "\n".join(
-        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)),
-                   row[-1]]).rstrip()
-        for row in cells
-    )
+    return columns(rows)
 
 
 async def message_show(ctx: Context, args: argparse.Namespace) -> Output:
