@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,27 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether process `pid` holds a listening TCP socket on `port` (Linux /proc)."""
+    inodes = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with suppress(OSError):  # closed since the listing
+            inodes.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port \
+                        and f"socket:[{inode}]" in inodes:
+                    return True
+    return False
 
 
 def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
@@ -33,6 +55,8 @@ class RelayProcess:
     def __init__(self, config: Path, port: int) -> None:
         self.config, self.port = config, port
         self.process: asyncio.subprocess.Process | None = None
+        self.log: list[str] = []
+        self._drain: asyncio.Task[None] | None = None
 
     async def cli(self, *args: str) -> str:
         proc = await asyncio.create_subprocess_exec(
@@ -44,22 +68,29 @@ class RelayProcess:
         return out.decode()
 
     async def start(self) -> None:
+        """Return once this very process listens on its port.
+
+        Not merely once the port answers: under parallel suites another process may
+        hold the port the test picked, and a connection to it would prove nothing.
+        """
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "relay", "--config", str(self.config), "serve",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+        assert self.process.stderr is not None
+        self._drain = asyncio.create_task(self._read(self.process.stderr))
         async with asyncio.timeout(30):
-            while True:
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                except OSError:
-                    assert self.process.returncode is None, "relay exited on start"
-                    await asyncio.sleep(0.05)
-                    continue
-                writer.close()
-                await writer.wait_closed()
-                return
+            while not listens(self.process.pid, self.port):
+                if self.process.returncode is not None:
+                    await self._drain
+                    raise AssertionError("relay exited on start:\n" + "".join(self.log))
+                await asyncio.sleep(0.05)
+
+    async def _read(self, stderr: asyncio.StreamReader) -> None:
+        """Keep the pipe drained: a full pipe would stall the relay's logging."""
+        async for raw in stderr:
+            self.log.append(raw.decode(errors="replace"))
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown code runs at all."""
@@ -77,5 +108,5 @@ class RelayProcess:
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
-        if self.process is not None and self.process.stderr is not None:
-            await self.process.stderr.read()
+        if self._drain is not None:
+            await self._drain
