@@ -129,7 +129,7 @@ async def submission_intake(settings: Settings, store: Store) -> Intake:
     bouncer = Bouncer(store.notices, settings.server.hostname, settings.aliases.domain)
     pipeline = build_pipeline(settings, store, bouncer, key)
     accept = Acceptor(store.messages, settings.aliases.domain, key, lambda: None)
-    return Intake(pipeline, accept, store.directory)
+    return Intake(pipeline, accept, store.directory, store.messages)
 
 
 class Crashed(RuntimeError):
@@ -181,7 +181,7 @@ class Relay:
         assert self._accept is not None
         s = settings.server
         pipeline = build_pipeline(settings, self.store, self.bouncer, self._verp_key)
-        self.intake = Intake(pipeline, self._accept, self.store.directory)
+        self.intake = Intake(pipeline, self._accept, self.store.directory, self.store.messages)
         self.front = Handler(self.intake)
         self._fronts.add(self.front)
         self.connections.limit = s.max_connections

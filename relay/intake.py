@@ -15,10 +15,12 @@ from typing import Protocol
 import structlog
 
 from relay import replies
+from relay.addresses import normalise_address
 from relay.message import Transaction, has_bare_line_ending, new_id
+from relay.model import Refusal, RefusalReply
 from relay.pipeline import Pipeline, run
-from relay.ports import RouteLookup
-from relay.replies import Consumed, Deferred, Refused
+from relay.ports import RefusalLog, RouteLookup
+from relay.replies import Consumed, Deferred, Refused, Reply
 
 log = structlog.get_logger("relay.intake")
 
@@ -38,10 +40,22 @@ class Outcome:
 
 
 class Intake:
-    def __init__(self, pipeline: Pipeline, accept: Accept, routes: RouteLookup) -> None:
+    """Runs the steps and the 250 boundary; puts refused messages on record.
+
+    A message refused once its route between the two parties is known (at DATA,
+    or a submission refused by a step) is logged with its reply and rule and
+    nothing of its content (`refusals`). Temporary refusals are logged only for
+    submissions, for which they are final: over SMTP the sender's server tries
+    again, and the log would fill with one row per retry of a message that is
+    later accepted.
+    """
+
+    def __init__(self, pipeline: Pipeline, accept: Accept, routes: RouteLookup,
+                 refusals: RefusalLog) -> None:
         self._pipeline = pipeline
         self._accept = accept
         self._routes = routes
+        self._refusals = refusals
 
     async def recipient(self, tx: Transaction, address: str) -> None:
         """Decide on one RCPT address; a refused one leaves `tx.route` as it was.
@@ -57,7 +71,17 @@ class Intake:
             raise
 
     async def data(self, tx: Transaction) -> Outcome:
-        """Run the DATA steps for `tx.route`'s kind, then commit: Refused/Deferred or an Outcome."""
+        """Run the DATA steps for `tx.route`'s kind, then commit: Refused/Deferred or an Outcome.
+
+        A refusal (5xx) is put on record before it is raised.
+        """
+        try:
+            return await self._data(tx)
+        except Refused as refused:
+            await self._record(tx, refused.reply)
+            raise
+
+    async def _data(self, tx: Transaction) -> Outcome:
         route = tx.route
         assert route is not None, "a route is decided before the message is read"
         if has_bare_line_ending(tx.received):
@@ -100,7 +124,27 @@ class Intake:
         tx = Transaction(id=new_id(), peer=origin, mail_from=sender.lower(), route=route,
                          received=data)
         with structlog.contextvars.bound_contextvars(tx=tx.id):
-            return await self.data(tx)
+            try:
+                return await self.data(tx)
+            except Deferred as deferred:
+                await self._record(tx, deferred.reply)
+                raise
+
+    async def _record(self, tx: Transaction, reply: Reply) -> None:
+        """Log a refused message between the parties; a failure to is logged, never raised:
+        the refusal stands and its reply goes out all the same."""
+        route = tx.route
+        if route is None or route.direction is None:
+            return
+        refusal = Refusal(
+            message_id=tx.id, route=route,
+            envelope_sender=normalise_address(tx.mail_from) if tx.mail_from else "",
+            reply=RefusalReply(reply.code, reply.enhanced, reply.text),
+            rule=reply.rule or "unnamed")
+        try:
+            await self._refusals.refused(refusal)
+        except Exception:
+            log.exception("refusal.not_recorded", rule=refusal.rule, code=reply.code)
 
 
 async def _give_back(tx: Transaction) -> None:

@@ -119,6 +119,30 @@ class Accepted:
 
 
 @dataclass(frozen=True)
+class RefusalReply:
+    """The reply a refused message got: what `message show` prints of a refusal."""
+
+    code: int
+    enhanced: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A message refused after its route was known: logged with its reply and rule, no content.
+
+    Nothing of the message is kept (no subject, no Message-ID, no body): only who
+    wrote to whom, when, why it was refused, and the order it named if known.
+    """
+
+    message_id: str
+    route: Route
+    envelope_sender: str
+    reply: RefusalReply
+    rule: str
+
+
+@dataclass(frozen=True)
 class PairPolicy:
     """What the seller-to-buyer rules ask of one relationship, read per message."""
 
@@ -296,6 +320,8 @@ class ArchivedMessage:
     received: bytes
     delivered: bytes | None
     hidden: dict[str, str]
+    reply: RefusalReply | None = None  # a refused message's reply, and the rule that refused
+    rule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -316,3 +342,5 @@ class MessageView:
     recipient: str
     headers: list[tuple[str, str]]
     text: str | None
+    reply: RefusalReply | None  # refused: the reply the sender got, and the rule that refused
+    rule: str | None

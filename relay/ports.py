@@ -21,6 +21,7 @@ from relay.model import (
     QueuedNotice,
     QuotaDecision,
     QuotaRule,
+    Refusal,
     Route,
     ThreadLink,
 )
@@ -79,6 +80,12 @@ class Acceptance(Protocol):
     async def accept_report(
         self, message_id: str, about: str, received: bytes, notice: QueuedNotice | None
     ) -> None: ...
+
+
+class RefusalLog(Protocol):
+    """Where a refused message is put on record (the message log), without its content."""
+
+    async def refused(self, refusal: Refusal) -> None: ...
 
 
 class DeliveryQueue(Protocol):

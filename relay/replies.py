@@ -5,21 +5,29 @@ Only the fronts (SMTP, CLI) turn these into text; steps raise them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
 class Reply:
+    """An SMTP reply; a refusal's `rule` names the rule that refused, for the message log.
+
+    The rule is a stable short name (the problem types of SPEC §7 where one exists):
+    support reads it in `message show`, and a backend may branch on it. Only the
+    reply's codes and text go on the wire.
+    """
+
     code: int
     enhanced: str
     text: str
+    rule: str | None = None
 
     def __str__(self) -> str:
         return f"{self.code} {self.enhanced} {self.text}"
 
     def but(self, text: str) -> Reply:
-        """The same codes with a more specific sentence."""
-        return Reply(self.code, self.enhanced, text)
+        """The same codes and rule with a more specific sentence."""
+        return replace(self, text=text)
 
     @property
     def permanent(self) -> bool:
@@ -58,7 +66,8 @@ S250_KEPT = Reply(
 S250_QUEUED = Reply(250, "2.0.0", "Message accepted for delivery")
 
 S450_DAILY_LIMIT = Reply(
-    450, "4.7.1", "Daily message limit reached for this seller; your server will retry later"
+    450, "4.7.1", "Daily message limit reached for this seller; your server will retry later",
+    rule="quota-exceeded",
 )
 
 
@@ -85,34 +94,50 @@ S451_INTERNAL = Reply(451, "4.3.0", "A temporary problem on our side, please try
 S452_ONE_ALIAS = Reply(
     452, "4.5.3",
     "Only one recipient per message: your mail server will send to the others separately",
+    rule="one-recipient",
 )
 
 S550_OPTED_OUT = Reply(
     550, "5.7.1",
     "The buyer has opted out of unsolicited messages; you can still reply in a conversation"
     " the buyer started or wrote in",
+    rule="opted-out",
 )
 S550_NO_ORDER = Reply(
     550, "5.7.1",
     "You can write to a buyer only about an order: this buyer has no order with you, and"
     " this is not a reply in a conversation the buyer started or wrote in",
+    rule="no-order",
 )
-S550_NOT_LOCAL = Reply(550, "5.7.1", "This relay only accepts mail for its own addresses")
-S550_UNKNOWN_ALIAS = Reply(550, "5.1.1", "No such address here: check the address you wrote to")
+S550_NOT_LOCAL = Reply(
+    550, "5.7.1", "This relay only accepts mail for its own addresses",
+    rule="not-local",
+)
+S550_UNKNOWN_ALIAS = Reply(
+    550, "5.1.1", "No such address here: check the address you wrote to",
+    rule="unknown-alias",
+)
 S550_NOT_AUTHORISED = Reply(
-    550, "5.7.1", "You are not allowed to write to this address from this sender address"
+    550, "5.7.1", "You are not allowed to write to this address from this sender address",
+    rule="not-authorised",
 )
-S550_SELLER_TO_SELLER = Reply(550, "5.7.1", "Sellers cannot write to other sellers")
+S550_SELLER_TO_SELLER = Reply(
+    550, "5.7.1", "Sellers cannot write to other sellers",
+    rule="seller-to-seller",
+)
 S550_BARE_LINE_ENDING = Reply(
-    550, "5.5.2", "The message has a bare CR or LF line ending; lines must end with CRLF"
+    550, "5.5.2", "The message has a bare CR or LF line ending; lines must end with CRLF",
+    rule="bare-line-ending",
 )
 S550_NULL_SENDER = Reply(
-    550, "5.7.1", "Mail with an empty sender is not accepted at this address"
+    550, "5.7.1", "Mail with an empty sender is not accepted at this address",
+    rule="null-sender",
 )
 S550_CASE_CLOSED = Reply(
     550, "5.7.1",
     "This conversation belongs to a case that is closed, so replies to it are not accepted;"
     " write a new message (not a reply) to start a new conversation",
+    rule="case-closed",
 )
 S501_CONTROL_CHARACTER = Reply(
     501, "5.5.2", "The command contains a control character, which no address can hold"
@@ -120,7 +145,10 @@ S501_CONTROL_CHARACTER = Reply(
 S502_NO_AUTH = Reply(
     502, "5.5.1", "No login here: this server takes mail for its own addresses without one"
 )
-S550_NUL = Reply(550, "5.6.0", "The message contains NUL characters, which mail cannot carry")
+S550_NUL = Reply(
+    550, "5.6.0", "The message contains NUL characters, which mail cannot carry",
+    rule="nul-character",
+)
 S553_SENDER_TOO_LONG = Reply(
     553, "5.1.7", "The sender address is too long: at most 64 characters before the @, "
     "255 after it and 254 in all"
@@ -129,26 +157,41 @@ S553_RECIPIENT_TOO_LONG = Reply(
     553, "5.1.3", "The recipient address is too long: at most 64 characters before the @, "
     "255 after it and 254 in all"
 )
-S550_ATTACHMENT = Reply(550, "5.7.1", "An attachment of this message is not allowed")
+S550_ATTACHMENT = Reply(
+    550, "5.7.1", "An attachment of this message is not allowed",
+    rule="attachment-not-allowed",
+)
 # Content rules (SPEC §2.3); `{host}` and `{what}` are filled in by the step.
 S550_OFFSITE_LINK = Reply(
     550, "5.7.1",
     "Links to other websites are not allowed in messages here: remove the link to {host} "
     "and send your message again",
+    rule="offsite-link",
 )
 S550_CONTACT_DETAILS = Reply(
     550, "5.7.1",
     "Contact details cannot be shared in messages here (the message has {what}): keep the "
     "conversation on the marketplace and send your message again without it",
+    rule="contact-details",
 )
 S553_BAD_SENDER = Reply(553, "5.1.7", "The sender address is not a valid email address")
 S553_BAD_RECIPIENT = Reply(553, "5.1.3", "The recipient address is not a valid email address")
-S552_TOO_BIG = Reply(552, "5.3.4", "The message is larger than this relay accepts")
-S552_ATTACHMENTS_TOO_BIG = Reply(
-    552, "5.3.4", "The attachments together are larger than this relay accepts"
+S552_TOO_BIG = Reply(
+    552, "5.3.4", "The message is larger than this relay accepts",
+    rule="message-too-large",
 )
-S554_LOOP = Reply(554, "5.4.6", "Mail loop detected: the message has passed too many servers")
-S554_MALFORMED = Reply(554, "5.6.0", "The message could not be read: it is not valid mail")
+S552_ATTACHMENTS_TOO_BIG = Reply(
+    552, "5.3.4", "The attachments together are larger than this relay accepts",
+    rule="attachments-too-large",
+)
+S554_LOOP = Reply(
+    554, "5.4.6", "Mail loop detected: the message has passed too many servers",
+    rule="mail-loop",
+)
+S554_MALFORMED = Reply(
+    554, "5.6.0", "The message could not be read: it is not valid mail",
+    rule="malformed",
+)
 
 # Hostile structure (README "Malformed and hostile mail"): what relay cannot read
 # with certainty is refused whole, and the reply says what it was.

@@ -55,8 +55,15 @@ def _case_id(case: str) -> int:
 
 
 async def show_message(ctx: Context, message: str) -> MessageView:
-    """The message as delivered: headers and decoded text, every real address as its alias."""
+    """The message as delivered: headers and decoded text, every real address as its alias.
+
+    A refused message has neither (nothing of it was kept): its reply and rule instead.
+    """
     found = await _archived(ctx, message)
+    if found.record.status == "refused":
+        return MessageView(**dataclasses.asdict(found.record), sender=found.sender_alias,
+                           recipient=found.recipient_alias, headers=[], text=None,
+                           reply=found.reply, rule=found.rule)
     source = found.delivered if found.delivered is not None else found.received
     parsed = email.message_from_bytes(source, policy=email.policy.default)
     hide = _hider(found.hidden)
@@ -70,12 +77,16 @@ async def show_message(ctx: Context, message: str) -> MessageView:
         except (LookupError, ValueError):
             text = None
     return MessageView(**dataclasses.asdict(found.record), sender=found.sender_alias,
-                       recipient=found.recipient_alias, headers=headers, text=text)
+                       recipient=found.recipient_alias, headers=headers, text=text,
+                       reply=None, rule=None)
 
 
 async def received_message(ctx: Context, message: str) -> bytes:
     """The archived bytes as they arrived, for the operator (real addresses included)."""
-    return (await _archived(ctx, message)).received
+    found = await _archived(ctx, message)
+    if found.record.status == "refused":
+        raise NotFound(f"message {message} was refused: nothing of it was kept")
+    return found.received
 
 
 async def _archived(ctx: Context, message: str) -> ArchivedMessage:

@@ -19,7 +19,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import DateTime
 
 from relay.errors import NotFound
-from relay.model import ArchivedMessage, MessageRecord, ResponseTime
+from relay.model import ArchivedMessage, MessageRecord, RefusalReply, ResponseTime
 from relay.store import messages
 from relay.store import tables as t
 
@@ -193,5 +193,7 @@ def archived_message(session: Session, message_id: str) -> ArchivedMessage | Non
     hidden[row.envelope_sender] = sender_alias
     hidden[row.recipient] = recipient_alias
     forms = messages.archived(session, message_id)
+    reply = None if row.reply_code is None else RefusalReply(
+        row.reply_code, row.reply_enhanced or "", row.reply_text or "")
     return ArchivedMessage(found[0], sender_alias, recipient_alias, forms.get("received", b""),
-                           forms.get("delivered"), hidden)
+                           forms.get("delivered"), hidden, reply, row.rule)

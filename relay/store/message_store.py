@@ -10,6 +10,7 @@ from relay.model import (
     Direction,
     MessageRecord,
     QueuedNotice,
+    Refusal,
     ResponseTime,
     ThreadLink,
 )
@@ -32,6 +33,11 @@ class MessageStore:
         its own rows are durable.
         """
         await self._accepts.submit(accepted)
+
+    async def refused(self, refusal: Refusal) -> None:
+        """Log a refused message (relay.ports.RefusalLog); committed, not fsynced:
+        a refusal lost to a machine failure costs a line of the log, not a message."""
+        await self._units.light(messages.refuse, refusal)
 
     async def accept_report(
         self, message_id: str, about: str, received: bytes, notice: QueuedNotice | None

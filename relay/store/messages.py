@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from relay.model import Accepted, Direction, MessageStatus, ThreadLink
+from relay.model import Accepted, Direction, MessageStatus, Refusal, ThreadLink
 from relay.store import tables as t
 from relay.store.tables import utcnow
 
@@ -71,6 +71,28 @@ def accept(connection: Connection, batch: list[Accepted]) -> None:
         connection.execute(_QUEUED, queued)
 
 
+def refuse(connection: Connection, refusal: Refusal) -> None:
+    """Log a refused message: who wrote to whom, the reply and the rule, nothing of its content.
+
+    No thread, no relay Message-ID, no original Message-ID: nothing can name it
+    as a parent, so threads, answers and cases never see it (no commit here).
+    """
+    route = refusal.route
+    connection.execute(insert(t.MESSAGES), {
+        "id": refusal.message_id,
+        "relationship_id": route.relationship_id,
+        "direction": route.kind,
+        "envelope_sender": refusal.envelope_sender,
+        "recipient": route.recipient,
+        "status": "refused",
+        "reply_code": refusal.reply.code,
+        "reply_enhanced": refusal.reply.enhanced,
+        "reply_text": refusal.reply.text,
+        "rule": refusal.rule,
+        "received_at": utcnow(),
+    })
+
+
 def thread_links(
     session: Session, relationship_id: int, direction: Direction, ids: list[str]
 ) -> dict[str, ThreadLink]:
@@ -99,7 +121,8 @@ def thread_links(
                 translated = row.original_message_id if own and row.original_message_id else wanted
                 links[wanted] = ThreadLink(translated, row.id)
                 break
-            if row.original_message_id == wanted and row.direction == direction:
+            if (row.original_message_id == wanted and row.direction == direction
+                    and row.relay_message_id is not None):
                 links[wanted] = ThreadLink(row.relay_message_id, row.id)
                 break
     return links

@@ -150,7 +150,8 @@ class Message(Base):
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"))
     subject: Mapped[str | None] = mapped_column(Text)
     original_message_id: Mapped[str | None] = mapped_column(String(998))
-    relay_message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    # NULL for a refused message: nobody was given an ID for it, nothing can reply to it.
+    relay_message_id: Mapped[str | None] = mapped_column(String(998), unique=True)
     parent_id: Mapped[str | None] = mapped_column(String(32))
     # The first message of the thread (its parent's thread, or itself): a seller
     # message here answers every earlier buyer message of the thread (SPEC §6).
@@ -164,6 +165,12 @@ class Message(Base):
     # A critical contact reason (X-Contact-Reason) that let the message past the
     # buyer's opt-out: kept so that a seller labelling cold mail critical is seen.
     contact_reason: Mapped[str | None] = mapped_column(String(64))
+    # A refused message (status "refused"): the reply its sender got and the rule
+    # that refused it (relay.replies). NULL for every other message.
+    reply_code: Mapped[int | None] = mapped_column(Integer)
+    reply_enhanced: Mapped[str | None] = mapped_column(String(16))
+    reply_text: Mapped[str | None] = mapped_column(Text)
+    rule: Mapped[str | None] = mapped_column(String(64))
 
 
 class QuotaUse(Base):

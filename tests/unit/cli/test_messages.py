@@ -96,7 +96,9 @@ class TestMessageShow:
         _seed(relay, store_url, make_settings)
         aliases = relay.ok("alias", "show", "--buyer", "b1", "--seller", "s1")
         shown = relay.ok("message", "show", "m1")
-        assert set(shown) == FIELDS | {"sender", "recipient", "headers", "text"}
+        assert set(shown) == FIELDS | {"sender", "recipient", "headers", "text", "reply",
+                                       "rule"}
+        assert (shown["reply"], shown["rule"]) == (None, None)
         assert (shown["id"], shown["sender"], shown["recipient"]) == (
             "m1", aliases["buyer_alias"], aliases["seller_alias"])
         plain = relay("message", "show", "m3")

@@ -11,7 +11,7 @@ import pytest
 from relay import replies
 from relay.intake import Intake
 from relay.message import Transaction
-from relay.model import QuotaDecision, QuotaRule, Route
+from relay.model import QuotaDecision, QuotaRule, Refusal, Route
 from relay.pipeline import Pipeline, Step
 from relay.policy.quota import DailyQuota
 from relay.replies import Consumed, Deferred, Refused
@@ -52,9 +52,19 @@ class Recorded:
         self.accepted.append(deliver)
 
 
-def intake(steps: Sequence[Step], accept: Recorded) -> Intake:
+class Refusals:
+    """An in-memory RefusalLog."""
+
+    def __init__(self) -> None:
+        self.logged: list[Refusal] = []
+
+    async def refused(self, refusal: Refusal) -> None:
+        self.logged.append(refusal)
+
+
+def intake(steps: Sequence[Step], accept: Recorded, refusals: Refusals | None = None) -> Intake:
     return Intake(Pipeline(rcpt=(), data={"seller-to-buyer": tuple(steps)}), accept,
-                  routes=None)  # type: ignore[arg-type]
+                  routes=None, refusals=refusals or Refusals())  # type: ignore[arg-type]
 
 
 def tx() -> Transaction:
