@@ -44,6 +44,7 @@ class Acceptor:
             deliver=deliver,
             case_id=tx.case_id,
             contact_reason=tx.contact_reason,
+            order_id=tx.order_id,
         )
         # The parsed tree can be larger than the message; nothing needs it past here,
         # and the commit may wait for others in its group.

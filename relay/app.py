@@ -41,6 +41,7 @@ from relay.policy.automatic import Automatic
 from relay.policy.cases import Cases
 from relay.policy.loop import HopLimit
 from relay.policy.optout import OptOut
+from relay.policy.order_of import OrderOf
 from relay.policy.orders import OrdersRequired
 from relay.policy.quota import DailyQuota
 from relay.policy.recipient import Recipient
@@ -81,6 +82,7 @@ def build_pipeline(
         HopLimit(max_hops),
         HeaderSender(),
         Threading(store.messages),
+        OrderOf(store.pairs),
         Automatic(),
         OptOut(store.pairs, domain, policy.critical_reasons, settings.contact_reasons),
         OrdersRequired(store.pairs, domain),
@@ -97,6 +99,7 @@ def build_pipeline(
         HopLimit(max_hops),
         HeaderSender(),
         Threading(store.messages),
+        OrderOf(store.pairs),
         Automatic(),
         Cases(store.cases),
         Structure(),

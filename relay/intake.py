@@ -108,12 +108,14 @@ class Intake:
         return Outcome(tx.id, queued)
 
     async def submit(self, alias: str, data: bytes, *, party: str, sender: str,
-                     origin: str) -> Outcome:
+                     origin: str, order: str | None = None) -> Outcome:
         """A message from `party` (a seller or buyer id) to `alias`, submitted without SMTP.
 
         `sender` is the party's address that delivery notices go to; it must be
         one of the party's own. `origin` says who submitted it, for the logs
         (the way the peer does for SMTP). `data` is the message with CRLF lines.
+        `order` is the order the message is about, when the front knows it (a
+        template sent for an order); the front vouches that it is the pair's.
         """
         route = await self._routes.route(alias)
         if route is None or route.direction is None:
@@ -122,7 +124,7 @@ class Intake:
         if party != writer or sender.lower() not in route.sender_addresses:
             raise Refused(replies.S550_NOT_AUTHORISED)
         tx = Transaction(id=new_id(), peer=origin, mail_from=sender.lower(), route=route,
-                         received=data)
+                         received=data, order_id=order)
         with structlog.contextvars.bound_contextvars(tx=tx.id):
             try:
                 return await self.data(tx)
@@ -140,7 +142,7 @@ class Intake:
             message_id=tx.id, route=route,
             envelope_sender=normalise_address(tx.mail_from) if tx.mail_from else "",
             reply=RefusalReply(reply.code, reply.enhanced, reply.text),
-            rule=reply.rule or "unnamed")
+            rule=reply.rule or "unnamed", order_id=tx.order_id)
         try:
             await self._refusals.refused(refusal)
         except Exception:

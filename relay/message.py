@@ -40,6 +40,10 @@ class Transaction:
     references: list[str] = field(default_factory=list)
     parent_id: str | None = None
     case_id: int | None = None  # the case the message joins (relay.policy.cases)
+    # The order the message is about (relay.policy.order_of): preset by a submission
+    # that names one (a template); the parent's, as Threading found it.
+    order_id: str | None = None
+    parent_order_id: str | None = None
     delivered: bytes | None = None
     about: str | None = None  # for a bounce at a VERP address: the message it reports on
     notice: QueuedNotice | None = None  # the notice a reported bounce makes for its sender

@@ -116,6 +116,7 @@ class Accepted:
     deliver: bool = True  # False: archive only (consumed), nothing queued
     case_id: int | None = None  # the case the message joins, if its case is still not closed
     contact_reason: str | None = None  # a critical reason that let it past an opt-out
+    order_id: str | None = None  # the order the message is about (relay.policy.order_of)
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class Refusal:
     envelope_sender: str
     reply: RefusalReply
     rule: str
+    order_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ class PairPolicy:
 
     opted_out: bool  # the buyer wants no unsolicited seller mail
     order_statuses: tuple[str, ...]  # one per order of the pair, cancelled ones included
+    order_ids: tuple[str, ...] = ()  # the pair's orders, for finding one named in a subject
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,7 @@ class ThreadLink:
 
     translated: str
     message_id: str
+    order_id: str | None = None  # the order of that message, which a reply inherits
 
 
 @dataclass(frozen=True)

@@ -23,5 +23,6 @@ class Threading:
         links = await self._store.thread_links(route.relationship_id, route.direction, named)
         tx.in_reply_to = [links[i].translated for i in in_reply_to if i in links]
         tx.references = [links[i].translated for i in references if i in links]
-        parents = [links[i].message_id for i in in_reply_to + references[::-1] if i in links]
-        tx.parent_id = parents[0] if parents else None
+        parents = [links[i] for i in in_reply_to + references[::-1] if i in links]
+        tx.parent_id = parents[0].message_id if parents else None
+        tx.parent_order_id = parents[0].order_id if parents else None

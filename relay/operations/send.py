@@ -68,7 +68,8 @@ async def send_template(
     intake = await _intake(ctx)
     try:
         outcome = await intake.submit(aliases.buyer_alias, data, party=seller,
-                                      sender=seller_record.email, origin="relay send")
+                                      sender=seller_record.email, origin="relay send",
+                                      order=order)
     except Deferred as exc:
         # The reply tells a mail server to retry; a person is told when.
         first = exc.reply.text.partition(";")[0]

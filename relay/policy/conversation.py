@@ -1,4 +1,8 @@
-"""Whether a seller's message answers the buyer: shared by the opt-out and the orders rule."""
+"""Whether a seller's message answers the buyer: shared by the opt-out and the orders rule.
+
+`standing` is read once per message for every step that needs the pair (the opt-out,
+the orders rule, and OrderOf for the order a subject names).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from relay.ports import PairLookup
 
 
 async def standing(tx: Transaction, pairs: PairLookup, relationship_id: int) -> PairPolicy:
-    """The pair's opt-out and orders, read once per message for the rules that share it."""
+    """The pair's opt-out and orders, read once per message for the steps that share it."""
     if tx.pair is None:
         tx.pair = await pairs.pair_policy(relationship_id)
     return tx.pair

@@ -52,6 +52,7 @@ def accept(connection: Connection, batch: list[Accepted]) -> None:
             "recipient": a.route.recipient,
             "status": _status(a),
             "contact_reason": a.contact_reason,
+            "order_id": a.order_id,
             "received_at": now,
         }
         for a in batch
@@ -89,6 +90,7 @@ def refuse(connection: Connection, refusal: Refusal) -> None:
         "reply_enhanced": refusal.reply.enhanced,
         "reply_text": refusal.reply.text,
         "rule": refusal.rule,
+        "order_id": refusal.order_id,
         "received_at": utcnow(),
     })
 
@@ -119,11 +121,11 @@ def thread_links(
             if row.relay_message_id == wanted:
                 own = row.direction != direction  # the recipient wrote it
                 translated = row.original_message_id if own and row.original_message_id else wanted
-                links[wanted] = ThreadLink(translated, row.id)
+                links[wanted] = ThreadLink(translated, row.id, row.order_id)
                 break
             if (row.original_message_id == wanted and row.direction == direction
                     and row.relay_message_id is not None):
-                links[wanted] = ThreadLink(row.relay_message_id, row.id)
+                links[wanted] = ThreadLink(row.relay_message_id, row.id, row.order_id)
                 break
     return links
 

@@ -12,7 +12,7 @@ _R, _M = t.RELATIONSHIPS, t.MESSAGES
 MAX_THREAD_DEPTH = 100
 
 _PAIR = (
-    select(t.BUYERS.c.opted_out, t.ORDERS.c.status)
+    select(t.BUYERS.c.opted_out, t.ORDERS.c.id, t.ORDERS.c.status)
     .select_from(
         _R.join(t.BUYERS, t.BUYERS.c.id == _R.c.buyer_id)
         .outerjoin(t.ORDERS, t.ORDERS.c.relationship_id == _R.c.id)
@@ -55,10 +55,12 @@ _WROTE_IN = _buyer_wrote_in()
 
 
 def pair_policy(connection: Connection, relationship_id: int) -> PairPolicy:
-    """The buyer's opt-out and the pair's order statuses, in one query."""
+    """The buyer's opt-out and the pair's orders (ids and statuses), in one query."""
     rows = connection.execute(_PAIR, {"relationship_id": relationship_id}).all()
     opted_out = bool(rows[0].opted_out) if rows else False
-    return PairPolicy(opted_out, tuple(row.status for row in rows if row.status is not None))
+    orders = [row for row in rows if row.id is not None]
+    return PairPolicy(opted_out, tuple(row.status for row in orders),
+                      tuple(row.id for row in orders))
 
 
 def buyer_wrote_in(connection: Connection, relationship_id: int, relay_ids: list[str]) -> bool:

@@ -38,16 +38,18 @@ async def _message(store: Store, pair: Pair, kind: str, name: str,
 
 
 class TestPairPolicy:
-    async def test_opt_out_and_order_statuses(self, store: Store) -> None:
+    async def test_opt_out_and_orders(self, store: Store) -> None:
         rel = _rel(await _pair(store))
         policy = await store.pairs.pair_policy(rel)
-        assert (policy.opted_out, policy.order_statuses) == (False, ())
+        assert (policy.opted_out, policy.order_statuses, policy.order_ids) == (False, (), ())
         await store.directory.put_order("o1", "b1", "s1", "cancelled")
         await store.directory.put_order("o2", "b1", "s1", "shipped")
         await store.directory.set_opt_out("b1", True)
         policy = await store.pairs.pair_policy(rel)
         assert policy.opted_out
         assert sorted(policy.order_statuses) == ["cancelled", "shipped"]
+        assert dict(zip(policy.order_ids, policy.order_statuses, strict=True)) == {
+            "o1": "cancelled", "o2": "shipped"}
 
 
 class TestBuyerWroteIn:
