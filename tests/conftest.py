@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from relay.config import Settings, parse
 from relay.store import Store
 from relay.store.tables import Base
+from tests.dns_server import DnsServer
 
 PG_URL = os.environ.get(
     "RELAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -146,3 +147,12 @@ async def store(store_url: str) -> AsyncIterator[Store]:
     s = Store(store_url, 35, DOMAIN)
     yield s
     await s.close()
+
+
+@pytest.fixture
+async def dns_server() -> AsyncIterator[DnsServer]:
+    """A DNS server on loopback (UDP and TCP, a free port) answering the test's records."""
+    server = DnsServer()
+    await server.start()
+    yield server
+    await server.stop()
