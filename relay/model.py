@@ -348,3 +348,41 @@ class MessageView:
     text: str | None
     reply: RefusalReply | None  # refused: the reply the sender got, and the rule that refused
     rule: str | None
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """What `archive export` writes: one relationship's mail, or one case's.
+
+    `messages` have a delivered form (they go into the export); `not_delivered`
+    were kept without delivery (consumed) and are left out.
+    """
+
+    relationship_id: int
+    case_id: int | None
+    messages: int
+    not_delivered: int
+
+
+@dataclass(frozen=True)
+class DisputeMessage:
+    """One message of a dispute as delivered, with the real addresses a view must hide.
+
+    `hidden` maps each real address of the two parties to its alias; it never
+    leaves the operations.
+    """
+
+    id: str
+    direction: Direction
+    received_at: datetime
+    sender_alias: str
+    delivered: bytes
+    hidden: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What `archive export` wrote: `messages` in the mbox, `not_delivered` left out."""
+
+    messages: int
+    not_delivered: int

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from relay import __version__
-from relay.cli import cases, directory, messages, queue, send, service, stats
+from relay.cli import archive, cases, directory, messages, queue, send, service, stats
 from relay.cli.command import (
     Handler,
     Output,
@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     messages.register(commands)
     stats.register(commands)
     send.register(commands)
+    archive.register(commands)
     return parser
 
 
@@ -102,12 +103,13 @@ def _fail(message: str, status: int) -> int:
 
 
 def _print(output: Output, as_json: bool) -> int:
+    stream = sys.stderr if output.stderr else sys.stdout
     if as_json:
-        print(to_json(output.data))
+        print(to_json(output.data), file=stream)
     else:
         text = to_text(output.data) if output.text is None else output.text
         if text:
-            print(text)
+            print(text, file=stream)
     return output.status
 
 

@@ -26,11 +26,13 @@ class Output:
     """What a command prints: `data` with --json, else `text` (default: `key: value` lines).
 
     `status` is the exit status of a command whose answer is negative (SPEC §6: 1).
+    `stderr`: printed there, for a command whose stdout carries its product (an mbox).
     """
 
     data: Any
     text: str | None = None
     status: int = 0
+    stderr: bool = False
 
 
 # Strings, so that Settings and Context need not be imported to build the parser.

@@ -25,17 +25,17 @@ async def open_case(
 
 async def resolve_case(ctx: Context, case: str) -> CaseRecord:
     """open -> resolved: the case still takes mail, and can be reopened."""
-    return await ctx.store.cases.move(_case_id(case), "resolved")
+    return await ctx.store.cases.move(case_number(case), "resolved")
 
 
 async def reopen_case(ctx: Context, case: str) -> CaseRecord:
     """resolved -> open."""
-    return await ctx.store.cases.move(_case_id(case), "open")
+    return await ctx.store.cases.move(case_number(case), "open")
 
 
 async def close_case(ctx: Context, case: str) -> CaseRecord:
     """resolved -> closed, for good: replies in its threads are refused from now on."""
-    return await ctx.store.cases.move(_case_id(case), "closed")
+    return await ctx.store.cases.move(case_number(case), "closed")
 
 
 async def list_cases(
@@ -47,7 +47,7 @@ async def list_cases(
                                          state=None if state is None else _state(state))
 
 
-def _case_id(case: str) -> int:
+def case_number(case: str) -> int:
     """Case ids are the numbers `case open` prints; anything else names no case."""
     text = case.strip()
     if not text.isascii() or not text.isdigit() or len(text) > 18:

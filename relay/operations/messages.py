@@ -8,13 +8,12 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
-import re
-from collections.abc import Callable
 from email.message import EmailMessage
 
 from relay.errors import Invalid, NotFound
 from relay.model import ArchivedMessage, MessageRecord, MessageView
 from relay.operations.context import Context
+from relay.operations.views import hider
 
 MAX_LIMIT = 1000
 
@@ -66,7 +65,7 @@ async def show_message(ctx: Context, message: str) -> MessageView:
                            reply=found.reply, rule=found.rule)
     source = found.delivered if found.delivered is not None else found.received
     parsed = email.message_from_bytes(source, policy=email.policy.default)
-    hide = _hider(found.hidden)
+    hide = hider(found.hidden)
     headers = [(name, hide(str(value))) for name, value in parsed.items()]
     body = parsed.get_body(preferencelist=("plain", "html")) if isinstance(
         parsed, EmailMessage) else None
@@ -94,13 +93,3 @@ async def _archived(ctx: Context, message: str) -> ArchivedMessage:
     if found is None:
         raise NotFound(f"no message {message!r}")
     return found
-
-
-def _hider(hidden: dict[str, str]) -> Callable[[str], str]:
-    """Replace each real address (any case) by its alias."""
-    if not hidden:
-        return lambda text: text
-    pattern = re.compile("|".join(re.escape(a) for a in sorted(hidden, key=len, reverse=True)),
-                         re.IGNORECASE)
-    lowered = {a.lower(): alias for a, alias in hidden.items()}
-    return lambda text: pattern.sub(lambda m: lowered[m.group(0).lower()], text)

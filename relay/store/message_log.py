@@ -9,10 +9,11 @@ Functions here take the caller's session or connection and never commit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, case, exists, false, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
@@ -177,23 +178,48 @@ def archived_message(session: Session, message_id: str) -> ArchivedMessage | Non
     row = session.get(t.Message, message_id)
     assert row is not None
     assert row.relationship_id is not None
-    rel = session.get(t.Relationship, row.relationship_id)
-    assert rel is not None
-    buyer = session.get(t.Buyer, rel.buyer_id)
-    seller = session.get(t.Seller, rel.seller_id)
-    assert buyer is not None
-    assert seller is not None
-    hidden = {buyer.email: rel.buyer_alias, seller.email: rel.seller_alias}
-    for address in session.scalars(select(t.SellerAddress.address).where(
-            t.SellerAddress.seller_id == seller.id)):
-        hidden[address] = rel.seller_alias
-    sender_alias, recipient_alias = (
-        (rel.buyer_alias, rel.seller_alias) if row.direction == "buyer-to-seller"
-        else (rel.seller_alias, rel.buyer_alias))
-    hidden[row.envelope_sender] = sender_alias
-    hidden[row.recipient] = recipient_alias
+    pair = party_addresses(session, row.relationship_id)
+    sender_alias, recipient_alias = pair.aliases(row.direction)
+    hidden = pair.hidden(row.direction, row.envelope_sender, row.recipient)
     forms = messages.archived(session, message_id)
     reply = None if row.reply_code is None else RefusalReply(
         row.reply_code, row.reply_enhanced or "", row.reply_text or "")
     return ArchivedMessage(found[0], sender_alias, recipient_alias, forms.get("received", b""),
                            forms.get("delivered"), hidden, reply, row.rule)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A relationship's two aliases and every real address of either party, mapped to its alias.
+
+    One place decides what a view of the pair's mail hides: `message show` and
+    `archive export` both take their map from `hidden`.
+    """
+
+    buyer_alias: str
+    seller_alias: str
+    addresses: dict[str, str]
+
+    def aliases(self, direction: str) -> tuple[str, str]:
+        """The sender's and the recipient's alias of a message going `direction`."""
+        if direction == "buyer-to-seller":
+            return self.buyer_alias, self.seller_alias
+        return self.seller_alias, self.buyer_alias
+
+    def hidden(self, direction: str, envelope_sender: str, recipient: str) -> dict[str, str]:
+        """The map for one message: the pair's addresses and the two it was exchanged between."""
+        sender_alias, recipient_alias = self.aliases(direction)
+        return {**self.addresses, envelope_sender: sender_alias, recipient: recipient_alias}
+
+
+def party_addresses(session: Session | Connection, relationship_id: int) -> Pair:
+    """The pair's aliases and real addresses: the buyer's, the seller's and each it sends from."""
+    _B, _S, _A = t.BUYERS.c, t.SELLERS.c, t.SELLER_ADDRESSES.c
+    buyer_alias, seller_alias, buyer_email, seller_id, seller_email = session.execute(
+        select(_R.buyer_alias, _R.seller_alias, _B.email, _S.id, _S.email)
+        .join(t.BUYERS, _B.id == _R.buyer_id).join(t.SELLERS, _S.id == _R.seller_id)
+        .where(_R.id == relationship_id)).one()
+    addresses = {buyer_email: buyer_alias, seller_email: seller_alias}
+    for address in session.scalars(select(_A.address).where(_A.seller_id == seller_id)):
+        addresses[address] = seller_alias
+    return Pair(buyer_alias, seller_alias, addresses)

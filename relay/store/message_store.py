@@ -8,13 +8,15 @@ from relay.model import (
     Accepted,
     ArchivedMessage,
     Direction,
+    Dispute,
+    DisputeMessage,
     MessageRecord,
     QueuedNotice,
     Refusal,
     ResponseTime,
     ThreadLink,
 )
-from relay.store import message_log, messages, notices
+from relay.store import dispute, message_log, messages, notices
 from relay.store.batch import GroupCommit
 from relay.store.units import Units
 
@@ -78,3 +80,15 @@ class MessageStore:
 
     async def archived_message(self, message_id: str) -> ArchivedMessage | None:
         return await self._units.session(message_log.archived_message, message_id)
+
+    async def dispute(self, buyer: str, seller: str, case_id: int | None) -> Dispute:
+        """The relationship (and case) an export covers; unknown or mismatched: NotFound."""
+        return await self._units.read(dispute.dispute, buyer, seller, case_id)
+
+    async def dispute_page(
+        self, relationship_id: int, case_id: int | None, after: tuple[datetime, str] | None,
+        limit: int, budget: int,
+    ) -> list[DisputeMessage]:
+        """The next page of a dispute's delivered messages, oldest first (keyset `after`)."""
+        return await self._units.read(dispute.page, relationship_id, case_id, after, limit,
+                                      budget)

@@ -142,6 +142,8 @@ class Message(Base):
         Index("ix_messages_original", "relationship_id", "original_message_id"),
         # A buyer message's answer: the seller's next message of its thread.
         Index("ix_messages_thread", "thread_id", "direction", "received_at"),
+        # A relationship's mail in the order it arrived: `archive export` pages on it.
+        Index("ix_messages_relationship_time", "relationship_id", "received_at", "id"),
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     relationship_id: Mapped[int | None] = mapped_column(ForeignKey("relationships.id"))

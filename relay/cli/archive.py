@@ -1,0 +1,77 @@
+"""`relay archive export`: parse, call relay.operations.archive, print."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from relay.cli.command import Commands, Output, command, group, nonempty, on_store
+
+if TYPE_CHECKING:
+    from relay.model import ExportSummary
+    from relay.operations import Context
+
+
+async def archive_export(ctx: Context, args: argparse.Namespace) -> Output:
+    """The mbox to --output (written beside it, renamed when complete) or to stdout.
+
+    With the mbox on stdout the summary goes to stderr, so that the mbox stays whole.
+    """
+    from relay.cli.progress import bar
+
+    async def export(out: BinaryIO) -> ExportSummary:
+        from relay.operations.archive import export_dispute
+
+        with bar("export", "msg", as_json=args.json) as progress:
+            return await export_dispute(ctx, out, buyer=args.buyer, seller=args.seller,
+                                        case=args.case, progress=progress)
+
+    if args.output is None:
+        summary = await export(sys.stdout.buffer)
+    else:
+        with _complete(Path(args.output)) as out:
+            summary = await export(out)
+    output = args.output or "-"
+    left_out = (f" ({summary.not_delivered} kept without delivery left out)"
+                if summary.not_delivered else "")
+    return Output({"messages": summary.messages, "not_delivered": summary.not_delivered,
+                   "output": output},
+                  text=f"{summary.messages} messages written to "
+                       f"{'stdout' if args.output is None else output}{left_out}",
+                  stderr=args.output is None)
+
+
+@contextmanager
+def _complete(target: Path) -> Iterator[BinaryIO]:
+    """A file beside `target` that becomes it only once whole: no half mbox is left behind."""
+    handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
+                                       dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            yield out
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+
+
+def register(commands: Commands) -> None:
+    archive = group(commands, "archive", "the dispute archive: every message as received "
+                                         "and as delivered")
+    export = command(archive, "export", on_store(archive_export),
+                     "one dispute's messages as an mbox, oldest first, as delivered, "
+                     "both parties by alias")
+    export.add_argument("--buyer", metavar="ID", type=nonempty, required=True,
+                        help="the buyer of the dispute")
+    export.add_argument("--seller", metavar="ID", type=nonempty, required=True,
+                        help="the seller of the dispute")
+    export.add_argument("--case", metavar="CASE", type=nonempty,
+                        help="only this case's messages (a case of this pair)")
+    export.add_argument("--output", metavar="FILE", type=nonempty,
+                        help="write the mbox to FILE (default: stdout)")
