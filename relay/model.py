@@ -386,3 +386,19 @@ class ExportSummary:
 
     messages: int
     not_delivered: int
+
+
+@dataclass(frozen=True)
+class ArchiveCheck:
+    """What `archive verify` found: SPEC §6 prints ok, records and first_bad.
+
+    `first_bad` names the first bad record by its message id, or "#<seq>" for a
+    record of no message or one that is gone; `problem` says what is wrong.
+    """
+
+    ok: bool
+    records: int
+    first_bad: str | None
+    problem: str | None
+    head_seq: int
+    head_hash: str

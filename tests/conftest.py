@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
+from relay.archive.chain import GENESIS
 from relay.config import Settings, parse
 from relay.store import Store
 from relay.store.tables import Base
@@ -136,6 +137,9 @@ async def _truncate(url: str) -> None:
         def delete_all(conn: Connection) -> None:
             for table in reversed(Base.metadata.sorted_tables):
                 conn.execute(text(f'DELETE FROM "{table.name}"'))
+            # The archive's chain starts empty again, as migration 0012 leaves it.
+            conn.execute(text("INSERT INTO archive_head (id, seq, hash, base_seq, base_hash) "
+                              "VALUES (1, 0, :genesis, 0, :genesis)"), {"genesis": GENESIS})
 
         await store.database.run_connection(delete_all)
     finally:

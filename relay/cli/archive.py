@@ -1,4 +1,4 @@
-"""`relay archive export`: parse, call relay.operations.archive, print."""
+"""`relay archive verify|export`: parse, call relay.operations.archive, print."""
 
 from __future__ import annotations
 
@@ -16,6 +16,21 @@ from relay.cli.command import Commands, Output, command, group, nonempty, on_sto
 if TYPE_CHECKING:
     from relay.model import ExportSummary
     from relay.operations import Context
+
+
+BROKEN = 1  # SPEC §6: a broken chain is a negative answer
+
+
+async def archive_verify(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import archive as ops
+
+    found = await ops.verify_archive(ctx)
+    data = {"ok": found.ok, "records": found.records, "first_bad": found.first_bad}
+    if found.ok:
+        text = (f"ok: {found.records} records checked, the chain is intact up to "
+                f"#{found.head_seq} ({found.head_hash})")
+        return Output(data, text=text)
+    return Output(data, text=f"broken: {found.problem}", status=BROKEN)
 
 
 async def archive_export(ctx: Context, args: argparse.Namespace) -> Output:
@@ -64,6 +79,9 @@ def _complete(target: Path) -> Iterator[BinaryIO]:
 def register(commands: Commands) -> None:
     archive = group(commands, "archive", "the dispute archive: every message as received "
                                          "and as delivered")
+    command(archive, "verify", on_store(archive_verify),
+            "check the archive's hash chain; exit 1 naming the first changed, removed "
+            "or reordered record")
     export = command(archive, "export", on_store(archive_export),
                      "one dispute's messages as an mbox, oldest first, as delivered, "
                      "both parties by alias")

@@ -1,4 +1,8 @@
-"""The dispute archive (SPEC §2.6): exporting one dispute's messages as an mbox.
+"""The dispute archive (SPEC §2.6, §6): checking its hash chain, exporting a dispute as an mbox.
+
+The chain's rules are `relay.archive.chain`; `verify_archive` reads the chain a
+page at a time (memory stays constant however long it is) and feeds it to the
+checker.
 
 The export is the mboxo format that Python's `mailbox.mbox` writes and every
 mail client reads: a `From ` line naming the sender's alias and the time the
@@ -13,12 +17,14 @@ a time and each message written as it comes, so memory stays flat.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import mailbox
 from email.generator import BytesGenerator
 from typing import BinaryIO, Protocol
 
-from relay.model import DisputeMessage, ExportSummary
+from relay.archive.chain import Checker, Head, Problem
+from relay.model import ArchiveCheck, DisputeMessage, ExportSummary
 from relay.operations.cases import case_number
 from relay.operations.context import Context
 from relay.operations.views import aliased
@@ -83,3 +89,57 @@ def mbox_entry(message: DisputeMessage) -> bytes:
     body = buffer.getvalue()
     ending = b"\n" if body.endswith(b"\n") else b"\n\n"
     return b"From " + envelope.get_from().encode("ascii") + b"\n" + body + ending
+
+
+VERIFY_PAGE = 200  # records per read: a page of 1 MiB messages stays a few hundred MiB at most
+
+
+async def verify_archive(ctx: Context, *, page: int = VERIFY_PAGE) -> ArchiveCheck:
+    """Check every record of the chain up to its head; name the first that is wrong.
+
+    Records committed after the head was read are left for the next check.
+    """
+    head = await ctx.store.archive.head()
+    checker = Checker(head)
+    after = head.base_seq
+    while checker.problem is None:
+        records = await ctx.store.archive.page(after, head.seq, page)
+        if not records:
+            break
+        for record in records:
+            if checker.feed(record) is not None:
+                break
+        after = records[-1].seq
+    problem = checker.finish()
+    if problem is not None:
+        problem = await _placed(ctx, await _swapped(ctx, problem), head)
+    return ArchiveCheck(
+        ok=problem is None, records=checker.records,
+        first_bad=None if problem is None else problem.name,
+        problem=None if problem is None else problem.detail,
+        head_seq=head.seq, head_hash=head.hash)
+
+
+async def _swapped(ctx: Context, problem: Problem) -> Problem:
+    """Content that is another record's was moved there, not merely changed."""
+    if problem.found_hash is None:
+        return problem
+    other = await ctx.store.archive.holding(problem.found_hash)
+    if other is None or other == problem.seq:
+        return problem
+    return dataclasses.replace(
+        problem, fault="reordered",
+        detail=f"record #{problem.seq} holds the content of record #{other}: "
+               "records were swapped or reordered")
+
+
+async def _placed(ctx: Context, problem: Problem, head: Head) -> Problem:
+    """Where a record out of place belongs: before the record that follows its hash."""
+    if problem.placed is None:
+        return problem
+    follower = await ctx.store.archive.following(problem.placed)
+    home = head.seq if follower is None and problem.placed == head.hash else (
+        None if follower is None else follower - 1)
+    if home is None or home == problem.seq:
+        return problem
+    return dataclasses.replace(problem, detail=f"{problem.detail}; it belongs at #{home}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+from relay.store.archive_store import ArchiveStore
 from relay.store.case_store import CaseStore
 from relay.store.directory_store import DirectoryStore
 from relay.store.engine import Database, open_database
@@ -38,6 +39,7 @@ class Store:
         self.processes = ProcessStore(units)
         self.pairs = PairStore(units)
         self.quota = QuotaStore(units)
+        self.archive = ArchiveStore(units)
 
     async def upgrade(self) -> None:
         """Create or migrate the schema to the newest revision."""

@@ -6,10 +6,12 @@ from sqlalchemy import Connection, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from relay.model import Accepted, Direction, MessageStatus, Refusal, ThreadLink
+from relay.store import archive
 from relay.store import tables as t
+from relay.store.archive import NewRecord
 from relay.store.tables import utcnow
 
-_FORM, _QUEUED = insert(t.ARCHIVE), insert(t.QUEUE)
+_QUEUED = insert(t.QUEUE)
 # The case the pipeline chose, unless it was closed since: a closed case takes no more
 # messages, so such a message joins none. FOR SHARE (PostgreSQL; SQLite has one writer):
 # a close in flight makes this wait and then see the case closed, and a close that comes
@@ -30,7 +32,7 @@ _MESSAGE = insert(t.MESSAGES).values(case_id=_STILL_OPEN, thread_id=_THREAD)
 
 
 def accept(connection: Connection, batch: list[Accepted]) -> None:
-    """Record the messages, archive both forms and queue their delivery (no commit).
+    """Record the messages, queue their delivery and chain both forms (no commit).
 
     Core inserts, one executemany per table: group commit hands over many
     messages at once, and the ORM's unit of work would cost more than the rows.
@@ -57,11 +59,12 @@ def accept(connection: Connection, batch: list[Accepted]) -> None:
         }
         for a in batch
     ])
-    forms = [{"message_id": a.message_id, "form": "received", "data": a.received,
-              "created_at": now} for a in batch]
-    forms += [{"message_id": a.message_id, "form": "delivered", "data": a.delivered,
-               "created_at": now} for a in batch if a.deliver]
-    connection.execute(_FORM, forms)
+    # Hashed before the chain's head is taken: its lock lasts as short as it can.
+    records = []
+    for a in batch:
+        records.append(NewRecord.of(a.message_id, "received", a.received, now))
+        if a.deliver:
+            records.append(NewRecord.of(a.message_id, "delivered", a.delivered, now))
     queued = [
         {"message_id": a.message_id, "envelope_from": a.envelope_from,
          "recipient": a.route.recipient, "attempts": 0, "next_attempt_at": now,
@@ -70,6 +73,7 @@ def accept(connection: Connection, batch: list[Accepted]) -> None:
     ]
     if queued:
         connection.execute(_QUEUED, queued)
+    archive.append(connection, records)  # last: it holds the chain's head until the commit
 
 
 def refuse(connection: Connection, refusal: Refusal) -> None:

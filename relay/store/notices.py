@@ -7,7 +7,10 @@ from sqlalchemy.orm import Session
 
 from relay.addresses import relay_message_id
 from relay.model import BounceContext, MessageKind, QueuedNotice
+from relay.store import archive
 from relay.store import tables as t
+from relay.store.archive import NewRecord
+from relay.store.tables import utcnow
 
 
 def bounce_context(
@@ -42,6 +45,11 @@ def bounce_context(
 
 def enqueue(session: Session, notice: QueuedNotice) -> None:
     """Queue a notice: a message row of its own, its form archived, null envelope sender."""
+    archive.append(session.connection(), [_notice(session, notice)])
+
+
+def _notice(session: Session, notice: QueuedNotice) -> NewRecord:
+    """The notice's message and queue rows; its archive record is the caller's to chain."""
     parent = session.get(t.Message, notice.parent_id)
     session.add(
         t.Message(
@@ -56,15 +64,10 @@ def enqueue(session: Session, notice: QueuedNotice) -> None:
         )
     )
     session.flush()
-    session.add_all(
-        [
-            t.ArchivedForm(message_id=notice.message_id, form="delivered", data=notice.data),
-            t.QueueEntry(
-                message_id=notice.message_id, envelope_from="", recipient=notice.recipient
-            ),
-        ]
-    )
+    session.add(t.QueueEntry(message_id=notice.message_id, envelope_from="",
+                             recipient=notice.recipient))
     session.flush()
+    return NewRecord.of(notice.message_id, "delivered", notice.data, utcnow())
 
 
 def record_report(
@@ -78,11 +81,13 @@ def record_report(
         envelope_sender="", recipient="", status="consumed",
     ))
     session.flush()
-    session.add(t.ArchivedForm(message_id=message_id, form="received", data=received))
+    records = [NewRecord.of(message_id, "received", received, utcnow())]
     original = session.get(t.Message, about)
-    if original is None or original.status == "bounced":
-        return  # already reported: a second bounce for one message tells nobody again
-    original.status = "bounced"
-    session.execute(delete(t.QueueEntry).where(t.QueueEntry.message_id == about))
-    if notice is not None:
-        enqueue(session, notice)
+    if original is not None and original.status != "bounced":
+        # A second bounce for one message tells nobody again.
+        original.status = "bounced"
+        session.execute(delete(t.QueueEntry).where(t.QueueEntry.message_id == about))
+        if notice is not None:
+            records.append(_notice(session, notice))
+    session.flush()
+    archive.append(session.connection(), records)  # last: it holds the chain's head

@@ -195,14 +195,42 @@ class QuotaUse(Base):
 
 
 class ArchivedForm(Base):
-    """The message as received and as delivered; bodies kept byte for byte."""
+    """The message as received and as delivered, byte for byte: one record of the hash chain.
+
+    Written only through `relay.store.archive.append`, which gives each record its
+    place (`seq`, 1, 2, ... in commit order) and its hashes (`relay.archive.chain`).
+    A redaction replaces `data` by a tombstone and keeps `content_hash`.
+    """
 
     __tablename__ = "archive"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
-    form: Mapped[str] = mapped_column(String(16))  # received|delivered
+    # None for a record of no message (one the chain itself needs).
+    message_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    form: Mapped[str] = mapped_column(String(16))  # received|delivered|redaction
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    chain_hash: Mapped[str] = mapped_column(String(64))
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    redaction_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ArchiveHead(Base):
+    """The chain's one row: its newest record (`seq`, `hash`) and where it starts.
+
+    Writers lock it as the last step of their transaction, so records take seqs
+    in commit order. `base_seq`/`base_hash` are the record the chain follows
+    (0 and the genesis hash until a purge removes the oldest records).
+    """
+
+    __tablename__ = "archive_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    base_seq: Mapped[int] = mapped_column(BigInteger)
+    base_hash: Mapped[str] = mapped_column(String(64))
 
 
 class QueueEntry(Base):
@@ -252,6 +280,7 @@ class Secret(Base):
 # Core handles for the hot path, where the ORM's unit of work costs more than the rows.
 MESSAGES = Base.metadata.tables["messages"]
 ARCHIVE = Base.metadata.tables["archive"]
+ARCHIVE_HEAD = Base.metadata.tables["archive_head"]
 QUEUE = Base.metadata.tables["queue"]
 RELATIONSHIPS = Base.metadata.tables["relationships"]
 BUYERS = Base.metadata.tables["buyers"]

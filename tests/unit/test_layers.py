@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 # Every module under these is imported; the store is reached only through relay.ports.
-WITHOUT_SQLALCHEMY = ("relay.model", "relay.ports", "relay.accept", "relay.policy",
+WITHOUT_SQLALCHEMY = ("relay.model", "relay.ports", "relay.accept", "relay.archive", "relay.policy",
                       "relay.content", "relay.delivery")
 
 _PROBE = """

@@ -113,3 +113,46 @@ async def test_upgrading_gives_stored_messages_their_threads(tmp_path: Any) -> N
             "a": "a", "b": "a", "c": "a", "d": "d", "e": "e"}
     finally:
         await store.close()
+
+
+async def test_upgrading_chains_the_stored_archive_in_the_order_it_was_written(
+    tmp_path: Any, make_settings: Any
+) -> None:
+    """Before 0012 records had no chain: each gets its seq and hashes by id, and verifies."""
+    from relay.operations import Context
+    from relay.operations.archive import verify_archive
+
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}", 35, DOMAIN)
+    try:
+        await upgrade(store.database, "0011")
+
+        def old_data(connection: Connection) -> None:
+            for mid in ("m1", "m2"):
+                connection.execute(text(
+                    "INSERT INTO messages (id, direction, relay_message_id, "
+                    "envelope_sender, recipient, status, received_at, no_response_needed) "
+                    "VALUES (:id, 'buyer-to-seller', :rid, 'x@y', 'z@y', 'queued', "
+                    "CURRENT_TIMESTAMP, false)"), {"id": mid, "rid": f"<{mid}>"})
+            for mid, form, data in (("m2", "received", b"two in"), ("m1", "received", b"one"),
+                                    ("m2", "delivered", b"two out")):
+                connection.execute(text(
+                    "INSERT INTO archive (message_id, form, data, created_at) VALUES "
+                    "(:m, :f, :d, '2026-11-30 09:15:00.123456')"),
+                    {"m": mid, "f": form, "d": data})
+
+        await store.database.run_connection(old_data)
+        await upgrade(store.database)
+
+        def chained(connection: Connection) -> list[tuple[int, str, str]]:
+            rows = connection.execute(text("SELECT seq, message_id, form FROM archive ORDER BY id"))
+            return [(r[0], r[1], r[2]) for r in rows]
+
+        assert await store.database.run_connection(chained) == [
+            (1, "m2", "received"), (2, "m1", "received"), (3, "m2", "delivered")]
+        found = await verify_archive(Context(store, make_settings()))
+        assert (found.ok, found.records, found.head_seq) == (True, 3, 3)
+        await store.messages.accept_report("m3", "m1", b"a bounce", None)  # chained after them
+        found = await verify_archive(Context(store, make_settings()))
+        assert (found.ok, found.records) == (True, 4)
+    finally:
+        await store.close()

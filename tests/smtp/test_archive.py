@@ -1,0 +1,234 @@
+"""The archive's hash chain over real SMTP traffic: `relay archive verify` finds each tampering.
+
+The relay writes the chain; each test then changes the database as an
+intruder would and runs the real CLI, which must name the record and exit 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, text
+
+from tests.smtp.conftest import BUYER, SELLER, Client, World, WorldFactory, compose
+from tests.smtp.process import RelayProcess, write_config
+from tests.smtp.test_durability import Spawn, seed
+from tests.smtp.test_durability import spawn as spawn  # the fixture, for the two-process test
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+async def verify(config: Path, *args: str) -> Verdict:
+    """`relay archive verify` as a subprocess, against the store in `config`."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "relay", "--config", str(config), "archive", "verify", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return Verdict(proc.returncode, out.decode(), err.decode())
+
+
+@pytest.fixture
+def config(store_url: str, tmp_path: Path) -> Path:
+    return write_config(tmp_path / "cli.toml", {"store": {"url": store_url},
+                                                "aliases": {"domain": "relay.example"}})
+
+
+async def sql(world: World, statement: str, **params: Any) -> list[Any]:
+    def run(connection: Connection) -> list[Any]:
+        result = connection.execute(text(statement), params)
+        return [tuple(r) for r in result] if result.returns_rows else []
+
+    return await world.relay.store.database.run_connection(run)
+
+
+async def traffic(world: World, count: int = 3) -> list[tuple[int, str, str]]:
+    """Mail both ways over SMTP, delivered; the chain as (seq, message, form)."""
+    async with Client(world.port) as c:
+        for n in range(count):
+            assert (await c.send(SELLER, world.aliases.buyer_alias, compose(
+                SELLER, world.aliases.buyer_alias, body=f"seller {n}\n"))).code == 250
+            assert (await c.send(BUYER, world.aliases.seller_alias, compose(
+                BUYER, world.aliases.seller_alias, body=f"buyer {n}\n"))).code == 250
+    await world.upstream.handler.wait_for(2 * count, seconds=30)
+    return [(r[0], r[1], r[2]) for r in await sql(
+        world, "SELECT seq, message_id, form FROM archive ORDER BY seq")]
+
+
+async def broken(config: Path, fault: str) -> str:
+    """Verify must fail naming `fault`; the JSON's first_bad."""
+    found = await verify(config)
+    assert found.status == 1, found
+    assert found.out.startswith("broken: "), found.out
+    assert fault in found.out, found.out
+    as_json = await verify(config, "--json")
+    assert as_json.status == 1
+    assert as_json.err == ""
+    document = as_json.json()
+    assert set(document) == {"ok", "records", "first_bad"}
+    assert document["ok"] is False
+    first_bad: str = document["first_bad"]
+    return first_bad
+
+
+class TestVerify:
+    async def test_an_untouched_chain_verifies(self, world: World, config: Path) -> None:
+        chain = await traffic(world)
+        assert [seq for seq, _, _ in chain] == list(range(1, 13))
+        found = await verify(config, "--json")
+        assert (found.status, found.err) == (0, "")
+        assert found.json() == {"ok": True, "records": 12, "first_bad": None}
+        plain = await verify(config)
+        assert plain.status == 0
+        assert plain.out.startswith("ok: 12 records"), plain
+
+    async def test_an_empty_chain_verifies(self, world: World, config: Path) -> None:
+        found = await verify(config, "--json")
+        assert found.json() == {"ok": True, "records": 0, "first_bad": None}
+
+    async def test_a_changed_byte_of_a_record_is_named(self, world: World, config: Path
+                                                       ) -> None:
+        chain = await traffic(world)
+        seq, message, _ = chain[4]
+        [(data,)] = await sql(world, "SELECT data FROM archive WHERE seq = :s", s=seq)
+        changed = bytes(data).replace(b"seller", b"sellex", 1)
+        assert changed != bytes(data)
+        await sql(world, "UPDATE archive SET data = :d WHERE seq = :s", d=changed, s=seq)
+        assert await broken(config, "changed") == message
+
+    async def test_a_changed_header_field_is_named(self, world: World, config: Path) -> None:
+        chain = await traffic(world)
+        seq, message, form = chain[3]
+        assert form == "delivered"
+        await sql(world, "UPDATE archive SET form = 'received' WHERE seq = :s", s=seq)
+        assert await broken(config, "changed") == message
+
+    async def test_a_changed_time_is_named(self, world: World, config: Path) -> None:
+        chain = await traffic(world)
+        seq, message, _ = chain[7]
+        [(stamp,)] = await sql(world, "SELECT created_at FROM archive WHERE seq = :s", s=seq)
+        await sql(world, "UPDATE archive SET created_at = :t WHERE seq = :s",
+                  t=_later(stamp), s=seq)
+        assert await broken(config, "changed") == message
+
+    async def test_a_deleted_record_is_named_by_its_place(self, world: World, config: Path
+                                                          ) -> None:
+        await traffic(world)
+        await sql(world, "DELETE FROM archive WHERE seq = 5")
+        assert await broken(config, "removed") == "#5"
+
+    async def test_a_deleted_newest_record_is_seen_from_the_head(
+        self, world: World, config: Path
+    ) -> None:
+        chain = await traffic(world)
+        await sql(world, "DELETE FROM archive WHERE seq = :s", s=chain[-1][0])
+        assert await broken(config, "removed") == f"#{chain[-1][0]}"
+
+    async def test_two_records_with_swapped_data_are_named(self, world: World, config: Path
+                                                          ) -> None:
+        chain = await traffic(world)
+        (a, message, _), (b, _, _) = chain[1], chain[6]
+        rows = dict(await sql(world, "SELECT seq, data FROM archive WHERE seq IN (:a, :b)",
+                              a=a, b=b))
+        await sql(world, "UPDATE archive SET data = :d WHERE seq = :s", d=rows[b], s=a)
+        await sql(world, "UPDATE archive SET data = :d WHERE seq = :s", d=rows[a], s=b)
+        assert await broken(config, "reordered") == message
+
+    async def test_two_records_with_swapped_places_are_named(self, world: World, config: Path
+                                                             ) -> None:
+        chain = await traffic(world)
+        (a, _, _), (b, moved, _) = chain[2], chain[8]
+        await sql(world, "UPDATE archive SET seq = -1 WHERE seq = :a", a=a)
+        await sql(world, "UPDATE archive SET seq = :a WHERE seq = :b", a=a, b=b)
+        await sql(world, "UPDATE archive SET seq = :b WHERE seq = -1", b=b)
+        assert await broken(config, f"reordered: it does not follow #{a - 1}; it belongs at "
+                            f"#{b}") == moved  # now standing at #a
+
+    async def test_a_record_rewritten_with_its_hashes_is_seen_by_the_next(
+        self, world: World, config: Path
+    ) -> None:
+        """Recomputing the changed record's own hashes breaks its successor's link."""
+        from relay.archive import chain as rules
+
+        chain = await traffic(world)
+        seq, message, form = chain[3]
+        [(created, prev)] = await sql(
+            world, "SELECT created_at, prev_hash FROM archive WHERE seq = :s", s=seq)
+        forged = b"Subject: nothing happened\r\n\r\nall fine\r\n"
+        content = rules.content_hash(forged)
+        linked = rules.link(prev, seq, form, message, _aware(created), content)
+        await sql(world, "UPDATE archive SET data = :d, content_hash = :c, chain_hash = :h "
+                  "WHERE seq = :s", d=forged, c=content, h=linked, s=seq)
+        assert await broken(config, "rewritten") == message
+
+
+class TestConcurrentWriters:
+    async def test_concurrent_clients_keep_one_contiguous_chain(
+        self, make_world: WorldFactory, config: Path
+    ) -> None:
+        """Group commit puts many accepts in one transaction: seqs stay 1..n in commit order."""
+        world = await make_world(server={"max_connections_per_client": 50})
+
+        async def client(n: int) -> None:
+            async with Client(world.port) as c:
+                for i in range(6):
+                    assert (await c.send(SELLER, world.aliases.buyer_alias, compose(
+                        SELLER, world.aliases.buyer_alias, body=f"c{n}-{i}\n"))).code == 250
+
+        await asyncio.gather(*(client(n) for n in range(25)))
+        seqs = [r[0] for r in await sql(world, "SELECT seq FROM archive ORDER BY seq")]
+        assert seqs == list(range(1, 301))
+        # One time per group commit: fewer than the 150 messages, so batches were shared.
+        [(commits,)] = await sql(world, "SELECT COUNT(DISTINCT created_at) FROM archive")
+        assert commits < 150
+        found = await verify(config, "--json")
+        assert found.json() == {"ok": True, "records": 300, "first_bad": None}
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_two_relay_processes_on_one_store_keep_one_chain(
+    spawn: Spawn, config: Path
+) -> None:
+    """Two processes accept at once on one PostgreSQL store: one chain, no seq twice or lost."""
+    first, second = await spawn(), await spawn()
+    alias = await seed(first)
+
+    async def client(relay: RelayProcess, n: int) -> None:
+        async with Client(relay.port) as c:
+            for i in range(10):
+                assert (await c.send(SELLER, alias, compose(
+                    SELLER, alias, body=f"p{relay.port}-{n}-{i}\n"))).code == 250
+
+    await asyncio.gather(*(client(relay, n) for relay in (first, second) for n in range(8)))
+    found = await verify(config, "--json")
+    assert found.json() == {"ok": True, "records": 320, "first_bad": None}
+    seqs = json.loads(await first.cli("archive", "verify"))
+    assert seqs["records"] == 320
+
+
+def _aware(value: Any) -> Any:
+    from datetime import UTC, datetime
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _later(value: Any) -> Any:
+    from datetime import timedelta
+
+    return _aware(value) + timedelta(seconds=1)
