@@ -244,13 +244,37 @@ class BounceContext:
 
 @dataclass(frozen=True)
 class QueuedNotice:
-    """A notice to the original sender, queued with the null envelope sender."""
+    """A notice the relay writes (to the original sender, or to the admin), queued with
+    the null envelope sender like any message, so that it is retried and never lost.
+
+    `in_relationship`: whether it belongs to its parent's relationship. A delivery
+    status notice to a party does; the admin's notice about a report, which carries
+    both parties' real addresses, does not.
+    """
 
     message_id: str
     parent_id: str
     relay_message_id: str
     recipient: str
     data: bytes
+    subject: str = "Undelivered Mail Returned to Sender"
+    in_relationship: bool = True
+
+
+@dataclass(frozen=True)
+class ReportRecord:
+    """A report on a message (SPEC §6); one message may be reported several times.
+
+    `reporter` says who: "cli" for the operator's command line (later an API key's
+    name); `notice` is the message id of the notice queued for `admin.address`.
+    """
+
+    id: str
+    message: str
+    reporter: str
+    reason: str
+    reported_at: datetime
+    notice: str | None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""`relay message list|show|no-response-needed`: parse, call relay.operations.messages, print."""
+"""`relay message list|show|no-response-needed|report`: parse, call the operations, print."""
 
 from __future__ import annotations
 
@@ -28,9 +28,22 @@ async def message_list(ctx: Context, args: argparse.Namespace) -> Output:
     from relay.operations import messages as ops
 
     found = await ops.list_messages(ctx, buyer=args.buyer, seller=args.seller, case=args.case,
-                                    everything=args.all, limit=args.limit, before=args.before)
+                                    everything=args.all, limit=args.limit, before=args.before,
+                                    reported=args.reported)
     return Output([dataclasses.asdict(m) for m in found],
                   text=table(found) if found else "no messages")
+
+
+async def message_report(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations.reports import report_message
+
+    report = await report_message(ctx, args.message, args.reason)
+    shown = {"report": report.id, "message": report.message, "reporter": report.reporter,
+             "reason": report.reason, "reported_at": report.reported_at,
+             "notice": report.notice}
+    told = (f"notice {report.notice} queued for the admin" if report.notice
+            else "no notice sent")
+    return Output(shown, text=f"report {report.id} on message {report.message}: {told}")
 
 
 async def message_no_response_needed(ctx: Context, args: argparse.Namespace) -> Output:
@@ -88,6 +101,8 @@ def register(commands: Commands) -> None:
     listed.add_argument("--case", metavar="CASE", type=nonempty, help="only this case's")
     listed.add_argument("--all", action="store_true",
                         help="every message, not only those awaiting a response")
+    listed.add_argument("--reported", action="store_true",
+                        help="only messages reported at least once, answered or not")
     listed.add_argument("--limit", metavar="N", type=_limit, default=50,
                         help="at most N messages (default 50)")
     listed.add_argument("--before", metavar="ID", type=nonempty,
@@ -101,3 +116,9 @@ def register(commands: Commands) -> None:
     marked = command(messages, "no-response-needed", on_store(message_no_response_needed),
                      "mark a buyer message as needing no response from the seller")
     marked.add_argument("message", metavar="MSG", type=nonempty, help="the message id")
+    reported = command(messages, "report", on_store(message_report),
+                       "report a message: kept on record, and admin.address gets a notice "
+                       "with the message attached")
+    reported.add_argument("message", metavar="MSG", type=nonempty, help="the message id")
+    reported.add_argument("--reason", metavar="TEXT", type=nonempty, required=True,
+                          help="why it is reported (told to the admin)")

@@ -21,18 +21,20 @@ MAX_LIMIT = 1000
 async def list_messages(
     ctx: Context, *, buyer: str | None = None, seller: str | None = None,
     case: str | None = None, everything: bool = False, limit: int = 50,
-    before: str | None = None,
+    before: str | None = None, reported: bool = False,
 ) -> list[MessageRecord]:
     """Newest first; by default only buyer messages still awaiting the seller's response.
 
-    `before` is the last id of the previous page (keyset paging: a page stays
-    right while new mail arrives). Unknown buyer, seller, case or `before`: NotFound.
+    `reported`: every message reported at least once (answered or not), with the
+    other filters. `before` is the last id of the previous page (keyset paging: a
+    page stays right while new mail arrives). Unknown buyer, seller, case or
+    `before`: NotFound.
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"the limit must be between 1 and {MAX_LIMIT}")
     return await ctx.store.messages.records(
         buyer=buyer, seller=seller, case_id=None if case is None else _case_id(case),
-        everything=everything, limit=limit, before=before)
+        everything=everything, limit=limit, before=before, reported=reported)
 
 
 async def mark_no_response_needed(ctx: Context, message: str) -> MessageRecord:

@@ -18,6 +18,7 @@ from relay.store.pair_store import PairStore
 from relay.store.process_store import ProcessStore
 from relay.store.queue_store import QueueStore
 from relay.store.quota_store import QuotaStore
+from relay.store.report_store import ReportStore
 from relay.store.secret_store import SecretStore
 from relay.store.units import Units
 
@@ -40,6 +41,7 @@ class Store:
         self.pairs = PairStore(units)
         self.quota = QuotaStore(units)
         self.archive = ArchiveStore(units)
+        self.reports = ReportStore(units)
 
     async def upgrade(self) -> None:
         """Create or migrate the schema to the newest revision."""

@@ -78,9 +78,13 @@ def _awaiting() -> ColumnElement[bool]:
 
 def records(
     session: Session, *, buyer: str | None, seller: str | None, case_id: int | None,
-    everything: bool, limit: int, before: str | None,
+    everything: bool, limit: int, before: str | None, reported: bool = False,
 ) -> list[MessageRecord]:
-    """Newest first (received_at, then id), `limit` of them after `before` (keyset)."""
+    """Newest first (received_at, then id), `limit` of them after `before` (keyset).
+
+    `reported`: only messages reported at least once, whether or not they await
+    a response (the awaiting filter is the seller's view, not support's).
+    """
     for table, wanted, what in ((t.Buyer, buyer, "buyer"), (t.Seller, seller, "seller"),
                                 (t.Case, case_id, "case")):
         if wanted is not None and session.get(table, wanted) is None:
@@ -95,7 +99,9 @@ def records(
         .order_by(_M.received_at.desc(), _M.id.desc())
         .limit(limit)
     )
-    if not everything:
+    if reported:
+        query = query.where(_M.id.in_(select(t.REPORTS.c.message_id)))
+    elif not everything:
         query = query.where(awaiting)
     for column, value in ((_R.buyer_id, buyer), (_R.seller_id, seller), (_M.case_id, case_id)):
         if value is not None:

@@ -65,12 +65,12 @@ class MessageStore:
     async def records(
         self, *, buyer: str | None = None, seller: str | None = None,
         case_id: int | None = None, everything: bool = False, limit: int = 50,
-        before: str | None = None,
+        before: str | None = None, reported: bool = False,
     ) -> list[MessageRecord]:
         """The message log, newest first; an unknown party, case or `before` is NotFound."""
         return await self._units.session(
             message_log.records, buyer=buyer, seller=seller, case_id=case_id,
-            everything=everything, limit=limit, before=before)
+            everything=everything, limit=limit, before=before, reported=reported)
 
     async def mark_no_response_needed(self, message_id: str) -> MessageRecord | None:
         return await self._units.session(message_log.mark_no_response_needed, message_id)

@@ -54,9 +54,10 @@ def _notice(session: Session, notice: QueuedNotice) -> NewRecord:
     session.add(
         t.Message(
             id=notice.message_id,
-            relationship_id=parent.relationship_id if parent else None,
+            relationship_id=(parent.relationship_id
+                             if parent is not None and notice.in_relationship else None),
             direction="notice",
-            subject="Undelivered Mail Returned to Sender",
+            subject=notice.subject,
             relay_message_id=notice.relay_message_id,
             parent_id=notice.parent_id,
             envelope_sender="",

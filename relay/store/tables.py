@@ -175,6 +175,22 @@ class Message(Base):
     rule: Mapped[str | None] = mapped_column(String(64))
 
 
+class Report(Base):
+    """Someone reported a message (SPEC §6): who, when and why; a message may have several.
+
+    `notice` is the message row of the notice queued for `admin.address` in the
+    same commit, so the report and its delivery stand or fall together.
+    """
+
+    __tablename__ = "reports"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    reporter: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notice_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id"))
+
+
 class QuotaUse(Base):
     """The messages a seller has used of one UTC day's quota (SPEC §2.2).
 
@@ -290,3 +306,4 @@ ORDERS = Base.metadata.tables["orders"]
 QUOTA_USAGE = Base.metadata.tables["quota_usage"]
 PROCESSES = Base.metadata.tables["processes"]
 CASES = Base.metadata.tables["cases"]
+REPORTS = Base.metadata.tables["reports"]
