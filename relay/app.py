@@ -18,7 +18,7 @@ from pathlib import Path
 
 import structlog
 
-from relay import logs, systemd
+from relay import health, logs, systemd
 from relay.accept import Acceptor
 from relay.config import ConfigError, Settings, config_path, load
 from relay.config.changes import compare
@@ -34,6 +34,7 @@ from relay.delivery.heartbeat import Heartbeat
 from relay.delivery.reports import BounceReport
 from relay.delivery.transport import Replaceable, Transport, create_transport
 from relay.delivery.worker import Workers
+from relay.errors import StoreUnavailable
 from relay.intake import Intake
 from relay.model import QuotaRule
 from relay.pipeline import Pipeline, Step
@@ -354,6 +355,9 @@ async def _listen(
 async def serve(settings: Settings, config: Path | None = None) -> None:
     """Run until SIGTERM or SIGINT, telling systemd when ready, reloading and stopping.
 
+    READY=1 once the socket listens and the store answers (relay.health); with
+    WatchdogSec= the event loop pings systemd, so a stalled loop gets restarted.
+
     SIGHUP re-reads `config` (the file `settings` came from) and applies it.
 
     A background task that fails (a bug) stops the relay with the traceback in
@@ -367,19 +371,41 @@ async def serve(settings: Settings, config: Path | None = None) -> None:
     except BaseException:
         await relay.close()
         raise
+    state = await health.check(relay.store)
+    if not state.ok:  # READY=1 promises a relay that can accept mail, not only a socket
+        await relay.stop(drain=0)
+        raise StoreUnavailable(state.problems[0])
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, relay.request_stop)
+        loop.add_signal_handler(sig, _stop, relay)
     loop.add_signal_handler(signal.SIGHUP, relay.request_reload)
     systemd.notify("READY=1")
+    interval = systemd.watchdog_interval()
+    pings = (asyncio.create_task(systemd.watchdog(interval), name="watchdog")
+             if interval is not None else None)
+    try:
+        await _serve_until_stopped(relay, loop)
+    finally:
+        if pings is not None:
+            pings.cancel()
+
+
+def _stop(relay: Relay) -> None:
+    """SIGTERM: tell systemd at once that the relay is stopping, then drain."""
+    systemd.notify("STOPPING=1")
+    relay.request_stop()
+
+
+async def _serve_until_stopped(relay: Relay, loop: asyncio.AbstractEventLoop) -> None:
+    """Until SIGTERM (drain, then stop) or a failed background task (Crashed)."""
     failure: Exception | None = None
     try:
         await relay.wait()
     except Exception as exc:
         failure = exc
         log.critical("relay.crashed", exc_info=exc)
-    finally:
         systemd.notify("STOPPING=1")
+    finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with suppress(Exception):
                 loop.remove_signal_handler(sig)

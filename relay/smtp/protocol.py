@@ -243,6 +243,8 @@ class RelaySMTP(SMTP):
         # command is read only after this returns, so the client sees no difference.
         await self.push(status)
         self._set_post_data_state()  # type: ignore[no-untyped-call]
+        if getattr(self.event_handler, "stopping", False):
+            self.close_idle()  # draining: this was the transaction it waited for
 
     @property
     def in_transaction(self) -> bool:

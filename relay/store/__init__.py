@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import Connection, text
+
 from relay.store.archive_store import ArchiveStore
 from relay.store.case_store import CaseStore
 from relay.store.directory_store import DirectoryStore
@@ -30,7 +32,7 @@ class Store:
 
     def __init__(self, url: str, alias_length: int, alias_domain: str) -> None:
         self.database: Database = open_database(url)
-        units = Units(self.database)
+        units = self._units = Units(self.database)
         self.directory = DirectoryStore(units, alias_length, alias_domain)
         self.messages = MessageStore(units)
         self.cases = CaseStore(units, alias_length, alias_domain)
@@ -49,6 +51,10 @@ class Store:
 
         await upgrade(self.database)
 
+    async def answers(self) -> None:
+        """One round trip to the database (relay.health): raises StoreUnavailable if none."""
+        await self._units.read(_round_trip)
+
     async def run(self) -> None:
         """The background writers (group commits): run under the app's task group."""
         async with asyncio.TaskGroup() as group:
@@ -62,3 +68,7 @@ class Store:
         await self.messages.close()
         await self.queue.close()
         await self.database.dispose()
+
+
+def _round_trip(connection: Connection) -> None:
+    connection.execute(text("SELECT 1"))

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import signal
-import socket
 import ssl
-import sys
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiosmtplib
 import pytest
 
 from relay.app import Relay
 from relay.config import ConfigError
+from tests.app.daemon import Daemon, rewrite, sections_for, upgraded
 from tests.conftest import SettingsFactory
 from tests.smtp.process import free_port, write_config
 from tests.smtp.upstream import Certificates, make_certificates
@@ -47,107 +40,17 @@ async def send(port: int, message: bytes) -> int:
     return 250
 
 
-class Daemon:
-    """`relay serve` as systemd runs it: JSON log on stderr, sd_notify on a socket."""
-
-    def __init__(self, config: Path, port: int, sections: dict[str, dict[str, Any]]) -> None:
-        self.config, self.port, self.sections = config, port, sections
-        self.lines: list[dict[str, Any]] = []
-        self._new_line = asyncio.Event()
-        self._socket_dir = tempfile.mkdtemp(prefix="relay-notify-")  # AF_UNIX paths are short
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(os.path.join(self._socket_dir, "notify"))
-        self.notify.setblocking(False)
-        self.process: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "relay", "--config", str(self.config), "serve",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1",
-                 "NOTIFY_SOCKET": self.notify.getsockname()},
-        )
-        self._reader = asyncio.create_task(self._read())
-        assert await self.state() == "READY=1"
-
-    async def _read(self) -> None:
-        assert self.process is not None
-        assert self.process.stderr is not None
-        async for raw in self.process.stderr:
-            line = raw.decode().strip()
-            self.lines.append(json.loads(line) if line.startswith("{") else {"event": line})
-            self._new_line.set()
-
-    async def state(self) -> str:
-        """The next message the relay sends systemd."""
-        async with asyncio.timeout(30):
-            data = await asyncio.get_running_loop().sock_recv(self.notify, 4096)
-        return data.decode()
-
-    async def event(self, name: str, after: int = 0) -> dict[str, Any]:
-        """The first log line named `name` from line `after` on, waiting for it if need be."""
-        async with asyncio.timeout(30):
-            while True:
-                for line in self.lines[after:]:
-                    if line.get("event") == name:
-                        return line
-                self._new_line.clear()
-                await self._new_line.wait()
-
-    async def reload(self) -> list[dict[str, Any]]:
-        """SIGHUP, then the lines the relay logged until it told systemd it was ready again."""
-        assert self.process is not None
-        before = len(self.lines)
-        self.process.send_signal(signal.SIGHUP)
-        assert (await self.state()).startswith("RELOADING=1\nMONOTONIC_USEC=")
-        assert await self.state() == "READY=1"
-        await asyncio.sleep(0.5)  # stderr is a pipe: let the lines through
-        return self.lines[before:]
-
-    async def stop(self) -> int | None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            async with asyncio.timeout(60):
-                await self.process.wait()
-        if self._reader is not None:
-            await self._reader
-        if self.notify.fileno() != -1:
-            self.notify.close()
-            os.unlink(os.path.join(self._socket_dir, "notify"))
-            os.rmdir(self._socket_dir)
-        return None if self.process is None else self.process.returncode
-
-
 @pytest.fixture
 async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
-    port = free_port()
-    sections: dict[str, dict[str, Any]] = {
-        "server": {"listen": f"127.0.0.1:{port}", "hostname": "mx.relay.example",
-                   "max_hops": 50},
-        "aliases": {"domain": "relay.example"},
-        "store": {"url": f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"},
-        "upstream": {"kind": "outbox", "outbox_dir": str(tmp_path / "outbox")},
-        "admin": {"address": "ops@marketplace.example"},
-        "logging": {"format": "json", "level": "info"},
-    }
+    sections = sections_for(tmp_path)
     config = write_config(tmp_path / "relay.toml", sections)
-    upgrade = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "relay", "--config", str(config), "db", "upgrade",
-        stdout=asyncio.subprocess.DEVNULL)
-    assert await upgrade.wait() == 0
-    relay = Daemon(config, port, sections)
+    await upgraded(config)
+    relay = Daemon(config, sections)
     await relay.start()
     try:
         yield relay
     finally:
         await relay.stop()
-
-
-def rewrite(relay: Daemon, **changes: dict[str, Any]) -> None:
-    for name, values in changes.items():
-        relay.sections[name] = {**relay.sections[name], **values}
-    write_config(relay.config, relay.sections)
 
 
 async def test_sighup_applies_a_good_file_refuses_a_bad_one_and_keeps_serving(
