@@ -426,3 +426,15 @@ class ArchiveCheck:
     problem: str | None
     head_seq: int
     head_hash: str
+
+
+@dataclass(frozen=True)
+class PurgeSummary:
+    """What `archive purge` did: records `purged`, records `kept` below its checkpoint
+    (their case is not closed), message rows removed (None on a dry run), and the
+    checkpoint record it chained (None when nothing was due)."""
+
+    purged: int
+    kept: int
+    messages: int | None
+    checkpoint: int | None

@@ -1,4 +1,4 @@
-"""`relay archive verify|export`: parse, call relay.operations.archive, print."""
+"""`relay archive verify|purge|export`: parse, call relay.operations.archive, print."""
 
 from __future__ import annotations
 
@@ -76,12 +76,35 @@ def _complete(target: Path) -> Iterator[BinaryIO]:
         raise
 
 
+async def archive_purge(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.cli.progress import bar
+    from relay.operations.archive import purge_archive
+
+    with bar("purge", "record", as_json=args.json) as progress:
+        done = await purge_archive(ctx, dry_run=args.dry_run, progress=progress)
+    data = {"purged": done.purged, "kept": done.kept, "messages": done.messages,
+            "checkpoint": done.checkpoint, "dry_run": args.dry_run}
+    if args.dry_run:
+        text = (f"would purge {done.purged} records; {done.kept} kept for cases "
+                "not yet closed")
+    else:
+        anchored = "" if done.checkpoint is None else f", checkpoint #{done.checkpoint}"
+        text = (f"purged {done.purged} records and {done.messages} messages; "
+                f"{done.kept} records kept for cases not yet closed{anchored}")
+    return Output(data, text=text)
+
+
 def register(commands: Commands) -> None:
     archive = group(commands, "archive", "the dispute archive: every message as received "
                                          "and as delivered")
     command(archive, "verify", on_store(archive_verify),
             "check the archive's hash chain; exit 1 naming the first changed, removed "
             "or reordered record")
+    purge = command(archive, "purge", on_store(archive_purge),
+                    "remove archived messages older than archive.retention_days, except "
+                    "those of cases not yet closed; the chain still verifies")
+    purge.add_argument("--dry-run", action="store_true",
+                       help="count what would be removed and kept, remove nothing")
     export = command(archive, "export", on_store(archive_export),
                      "one dispute's messages as an mbox, oldest first, as delivered, "
                      "both parties by alias")

@@ -185,6 +185,8 @@ def _validate_delivery(settings: Settings, fail: Fail) -> None:
         fail("queue.workers", "must be at least 1")
     if not settings.queue.backoff:
         fail("queue.backoff", "needs at least one interval")
+    if settings.archive.retention_days < 1:
+        fail("archive.retention_days", "must be at least 1 (days an archived message is kept)")
 
 
 def _validate_listeners(settings: Settings, fail: Fail) -> None:

@@ -186,7 +186,6 @@ class Settings:
 # loads) but that nothing reads yet: check-config says so instead of showing
 # them as if in force. Remove a name in the change that builds its feature.
 NOT_IN_FORCE: tuple[str, ...] = (
-    "archive",
     "auth",
     "dns",
     "dkim",

@@ -20,11 +20,14 @@ from __future__ import annotations
 import dataclasses
 import io
 import mailbox
+from datetime import UTC, datetime, timedelta
 from email.generator import BytesGenerator
 from typing import BinaryIO, Protocol
 
+from relay.archive.anchor import AnchorCheck, Below, Checkpoint, Kept
 from relay.archive.chain import Checker, Head, Problem
-from relay.model import ArchiveCheck, DisputeMessage, ExportSummary
+from relay.errors import Conflict
+from relay.model import ArchiveCheck, DisputeMessage, ExportSummary, PurgeSummary
 from relay.operations.cases import case_number
 from relay.operations.context import Context
 from relay.operations.views import aliased
@@ -100,6 +103,10 @@ async def verify_archive(ctx: Context, *, page: int = VERIFY_PAGE) -> ArchiveChe
     Records committed after the head was read are left for the next check.
     """
     head = await ctx.store.archive.head()
+    below, kept = await _below_base(ctx, head, page)
+    if below is not None:
+        return ArchiveCheck(ok=False, records=kept, first_bad=below.name, problem=below.detail,
+                            head_seq=head.seq, head_hash=head.hash)
     checker = Checker(head)
     after = head.base_seq
     while checker.problem is None:
@@ -114,7 +121,7 @@ async def verify_archive(ctx: Context, *, page: int = VERIFY_PAGE) -> ArchiveChe
     if problem is not None:
         problem = await _placed(ctx, await _swapped(ctx, problem), head)
     return ArchiveCheck(
-        ok=problem is None, records=checker.records,
+        ok=problem is None, records=kept + checker.records,
         first_bad=None if problem is None else problem.name,
         problem=None if problem is None else problem.detail,
         head_seq=head.seq, head_hash=head.hash)
@@ -143,3 +150,86 @@ async def _placed(ctx: Context, problem: Problem, head: Head) -> Problem:
     if home is None or home == problem.seq:
         return problem
     return dataclasses.replace(problem, detail=f"{problem.detail}; it belongs at #{home}")
+
+
+# Retention: `relay archive purge` (the anchor it leaves is relay.archive.anchor).
+
+PURGE_BATCH = 500  # records (or message rows) removed per transaction
+# A case closed less than this before a purge began keeps its records through that
+# purge: whether a record is due then cannot change while the purge runs.
+CLOSE_MARGIN = timedelta(minutes=10)
+
+
+async def _below_base(ctx: Context, head: Head, page: int) -> tuple[Problem | None, int]:
+    """Below the chain's start: what the newest checkpoint kept must be there, unchanged."""
+    if head.base_seq == 0:
+        return None, 0
+    found = await ctx.store.archive.latest_checkpoint()
+    check = AnchorCheck(head, *(found if found is not None else (None, None)))
+    after = 0
+    while check.problem is None and check.checkpoint is not None:
+        records = await ctx.store.archive.page(after, head.base_seq, page)
+        if not records:
+            break
+        due = await ctx.store.archive.due([r.seq for r in records],
+                                          check.checkpoint.closed_before)
+        for record in records:
+            if check.feed(Below(record, record.seq in due)) is not None:
+                break
+        after = records[-1].seq
+    return check.finish(), check.kept.count
+
+
+async def purge_archive(
+    ctx: Context, *, dry_run: bool = False, progress: Progress | None = None,
+    now: datetime | None = None,
+) -> PurgeSummary:
+    """Remove the records older than archive.retention_days, except a case's not yet closed.
+
+    The chain is verified first (a broken one is not purged: Conflict). The
+    records due to go are counted and the kept ones folded into a checkpoint,
+    which is chained before anything is removed; then records, and message rows
+    left without records, go in batches. A purge stopped half-way is finished by
+    the next; until then verify accepts the records still due.
+    """
+    shown = progress or _Silent()
+    now = now or datetime.now(UTC)
+    check = await verify_archive(ctx)
+    if not check.ok:
+        raise Conflict(f"the archive does not verify ({check.first_bad}: {check.problem}); "
+                       "nothing was purged")
+    store = ctx.store.archive
+    head = await store.head()
+    cutoff = now - timedelta(days=ctx.settings.archive.retention_days)
+    closed_before = now - CLOSE_MARGIN
+    through = await store.mark(head.base_seq, head.seq, cutoff)
+    kept, due, after = Kept(), 0, 0
+    while standing := await store.standing(after, through, closed_before, PURGE_BATCH):
+        for seq, linked, is_due in standing:
+            if is_due:
+                due += 1
+            else:
+                kept.add(seq, linked)
+        after = standing[-1][0]
+    if dry_run:
+        return PurgeSummary(purged=due, kept=kept.count, messages=None, checkpoint=None)
+    checkpoint: int | None = None
+    if due:
+        hash_at = head.base_hash if through == head.base_seq else await store.chain_hash(
+            through)
+        assert hash_at is not None  # verified: every record after the start is there
+        content = Checkpoint(through, hash_at, closed_before, kept.count,
+                             kept.digest).content()
+        await store.anchor(head.base_seq, through, hash_at, content, now)
+        found = await store.latest_checkpoint()
+        checkpoint = None if found is None else found[0]
+    shown.start(due)
+    purged = 0
+    while removed := await store.purge_records(through, closed_before, PURGE_BATCH):
+        purged += removed
+        shown.advance(removed)
+    messages = 0
+    while removed := await store.purge_messages(cutoff, closed_before, PURGE_BATCH):
+        messages += removed
+    return PurgeSummary(purged=purged, kept=kept.count, messages=messages,
+                        checkpoint=checkpoint)

@@ -139,6 +139,7 @@ class TestErrors:
              "content.allowed_attributes: 'td.background' runs code"),
             ({"content": {"allowed_attributes": ["a b"]}}, "content.allowed_attributes: 'a b'"),
             ({"policy": {"quota_base": -1}}, "policy.quota_base: must be 0 or more"),
+            ({"archive": {"retention_days": 0}}, "archive.retention_days: must be at least 1"),
             ({"contact_reasons": {"late": ["shiped"]}}, "contact_reasons.late: 'shiped' is not"),
             ({"content": {"link_domains": ["co.uk"]}}, "content.link_domains: 'co.uk' is a public"),
             ({"content": {"link_domains": ["blogspot.com"]}}, "content.link_domains: 'blogspot"),
