@@ -98,13 +98,20 @@ def purge_records(connection: Connection, through: int, closed_before: datetime,
 def purge_messages(connection: Connection, cutoff: datetime, closed_before: datetime,
                    limit: int) -> int:
     """Remove up to `limit` message rows older than `cutoff`, due to go and without
-    archive records left (a refused one never had any), with their queue rows."""
+    archive records left (a refused one never had any), with their queue rows and
+    the reports about them."""
     ids = list(connection.scalars(
         select(_M.id).where(
             _M.received_at < cutoff, not_(_held(closed_before)),
             ~exists().where(_A.message_id == _M.id))
         .limit(limit)))
     if ids:
+        reports = t.REPORTS.c
+        # A report goes with the message it is about; a notice that goes leaves the
+        # report of a message still kept (its case is open) without its notice.
+        connection.execute(update(t.REPORTS).where(reports.notice_id.in_(ids))
+                           .values(notice_id=None))
+        connection.execute(delete(t.REPORTS).where(reports.message_id.in_(ids)))
         connection.execute(delete(t.QUEUE).where(t.QUEUE.c.message_id.in_(ids)))
         connection.execute(delete(t.MESSAGES).where(_M.id.in_(ids)))
     return len(ids)

@@ -17,6 +17,7 @@ from relay.archive import chain
 from relay.errors import Conflict
 from relay.operations import Context
 from relay.operations import archive as ops
+from relay.operations.reports import report_message
 from relay.store import tables as t
 from tests.smtp.conftest import BUYER, SELLER, Client, World, compose
 from tests.smtp.test_archive import broken, config, sql, verify
@@ -219,3 +220,20 @@ class TestPurge:
         await sql(world, "DELETE FROM archive WHERE seq = :s", s=checkpoint)
         assert await broken(config, "removed") == f"#{base}"
         assert base_hash
+
+    async def test_a_report_goes_with_its_message_and_a_kept_one_loses_an_old_notice(
+        self, world: World, config: Path
+    ) -> None:
+        ids = await dispute(world)
+        ctx = Context(world.relay.store, world.relay.settings)
+        await report_message(ctx, ids["old"], "Rude words")
+        await report_message(ctx, ids["open"], "A threat")
+        notices = [n for (n,) in await sql(world, "SELECT notice_id FROM reports")]
+        await age(world, [*notices, ids["new"]])  # all old now: purged through the notices
+        done = await purge(config)
+        assert done["kept"] == 6  # open, open-reply and new, of the open case
+        assert await sql(world, "SELECT message_id, notice_id FROM reports") == [
+            (ids["open"], None)]
+        assert await sql(world, "SELECT id FROM messages WHERE id IN (:a, :b)",
+                         a=notices[0], b=notices[1]) == []
+        assert (await verify(config, "--json")).json()["ok"] is True
