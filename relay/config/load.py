@@ -17,6 +17,11 @@ from relay.model import ORDER_STATUSES
 DEFAULT_CONFIG = Path("config/relay.toml")
 CONFIG_ENV = "RELAY_CONFIG"
 PASSWORD_ENV = "RELAY_UPSTREAM_PASSWORD"
+# `%d/NAME` in a path is the credential NAME of relay.service, as `%d` is in the unit:
+# under the unit, systemd names its directory in $CREDENTIALS_DIRECTORY; beside it
+# (`sudo -u relay relay ...`), it is where systemd keeps the running unit's.
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
+UNIT_CREDENTIALS = Path("/run/credentials/relay.service")
 
 
 class ConfigError(Exception):
@@ -242,6 +247,23 @@ def _validate(settings: Settings) -> None:
         check(settings, _fail)
 
 
+def _credentials(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """Every path key that starts with `%d/`, made a path in the credentials directory."""
+    directory = Path(environ.get(CREDENTIALS_ENV) or UNIT_CREDENTIALS)
+    sections: dict[str, Any] = {}
+    for section in dataclasses.fields(settings):
+        values = getattr(settings, section.name)
+        if not dataclasses.is_dataclass(values) or isinstance(values, type):
+            continue
+        paths = {key.name: directory / str(path)[len("%d/"):]
+                 for key in dataclasses.fields(values)
+                 if isinstance(path := getattr(values, key.name), Path)
+                 and str(path).startswith("%d/")}
+        if paths:
+            sections[section.name] = dataclasses.replace(values, **paths)
+    return dataclasses.replace(settings, **sections)
+
+
 def _read_password(upstream: UpstreamSettings, environ: Mapping[str, str]) -> UpstreamSettings:
     if upstream.password_file is not None:
         try:
@@ -265,8 +287,9 @@ def parse(document: Mapping[str, object], environ: Mapping[str, str] | None = No
             sections[name] = _section(hints[name], name, raw)
         else:
             raise ConfigError(f"[{name}]: unknown section")
-    settings = Settings(**sections)
-    upstream = _read_password(settings.upstream, os.environ if environ is None else environ)
+    env = os.environ if environ is None else environ
+    settings = _credentials(Settings(**sections), env)
+    upstream = _read_password(settings.upstream, env)
     settings = dataclasses.replace(settings, upstream=upstream)
     _validate(settings)
     return settings

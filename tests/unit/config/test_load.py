@@ -183,6 +183,31 @@ class TestSecrets:
         )
         assert settings.upstream.password == "from-env"
 
+    def test_a_credential_of_the_unit_is_read_from_its_directory(self, tmp_path: Path) -> None:
+        """`%d/NAME`, as in the unit: the file LoadCredential=NAME:... put there."""
+        (tmp_path / "upstream-password").write_text("from-systemd\n")
+        settings = parse(
+            {"upstream": {"kind": "smtp", "username": "u",
+                          "password_file": "%d/upstream-password"},
+             "dkim": {"private_key_file": "%d/dkim-private-key"}},
+            environ={"CREDENTIALS_DIRECTORY": str(tmp_path)},
+        )
+        assert settings.upstream.password == "from-systemd"
+        assert settings.upstream.password_file == tmp_path / "upstream-password"
+        assert settings.dkim.private_key_file == tmp_path / "dkim-private-key"
+
+    def test_beside_the_service_a_credential_is_the_running_units(self) -> None:
+        """`sudo -u relay relay ...` has no $CREDENTIALS_DIRECTORY: the unit's own is meant."""
+        settings = parse({"dkim": {"private_key_file": "%d/dkim-private-key"}}, environ={})
+        assert settings.dkim.private_key_file == Path(
+            "/run/credentials/relay.service/dkim-private-key")
+
+    def test_an_absent_credential_names_the_key(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigError, match=r"^upstream\.password_file: cannot read it"):
+            parse({"upstream": {"kind": "smtp", "username": "u",
+                                "password_file": "%d/upstream-password"}},
+                  environ={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+
     def test_password_is_not_a_file_key(self) -> None:
         with pytest.raises(ConfigError, match=r"upstream\.password: unknown key"):
             parse({"upstream": {"password": "inline"}}, environ={})
