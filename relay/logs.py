@@ -43,13 +43,22 @@ class MaskAddresses:
         self, logger: Any, name: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         for key, value in event_dict.items():
-            if isinstance(value, str) and "@" in value:
-                event_dict[key] = _ADDRESS.sub(self._mask, value)
+            event_dict[key] = self._masked(value)
         return event_dict
 
+    def _masked(self, value: Any) -> Any:
+        """Strings, and the strings in lists and tables (a field may hold recipients)."""
+        if isinstance(value, str):
+            return _ADDRESS.sub(self._mask, value) if "@" in value else value
+        if isinstance(value, list | tuple):
+            return [self._masked(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self._masked(item) for key, item in value.items()}
+        return value
 
-def processors(settings: LoggingSettings, relay_domain: str) -> list[Any]:
-    """The processor chain, from the bound context to the rendered line."""
+
+def _prepare(settings: LoggingSettings, relay_domain: str) -> list[Any]:
+    """From the bound context to a masked event: what every line goes through."""
     chain: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -58,11 +67,18 @@ def processors(settings: LoggingSettings, relay_domain: str) -> list[Any]:
     ]
     if not settings.show_addresses:
         chain.append(MaskAddresses(relay_domain))
-    if settings.format == "json":
-        chain.append(structlog.processors.JSONRenderer())
-    else:
-        chain.append(structlog.dev.ConsoleRenderer(colors=False))
     return chain
+
+
+def _renderer(settings: LoggingSettings) -> Any:
+    if settings.format == "json":
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=False)
+
+
+def processors(settings: LoggingSettings, relay_domain: str) -> list[Any]:
+    """The processor chain, from the bound context to the rendered line."""
+    return [*_prepare(settings, relay_domain), _renderer(settings)]
 
 
 def configure(settings: LoggingSettings, relay_domain: str) -> None:
@@ -73,5 +89,14 @@ def configure(settings: LoggingSettings, relay_domain: str) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    # aiosmtpd and SQLAlchemy log through the standard library.
-    logging.basicConfig(stream=sys.stderr, level=max(level, logging.WARNING), force=True)
+    # aiosmtpd, asyncio and SQLAlchemy log through the standard library, and Python
+    # warns through `warnings`: their lines go the same way, one event a line
+    # (a traceback inside it), the session's tx bound, addresses masked.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *_prepare(settings, relay_domain)],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    _renderer(settings)],
+    ))
+    logging.basicConfig(handlers=[handler], level=max(level, logging.WARNING), force=True)
+    logging.captureWarnings(True)

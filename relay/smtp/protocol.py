@@ -258,7 +258,12 @@ class RelaySMTP(SMTP):
         self._closing = True
         transport = self.transport
         if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
-            _refused(reply)
+            # Also called from outside the session's task (the shutdown's drain),
+            # where its tx is not bound: the line names the session all the same.
+            envelope = self.envelope
+            tx = envelope.tx_id if isinstance(envelope, RelayEnvelope) else new_id()
+            with structlog.contextvars.bound_contextvars(tx=tx):
+                _refused(reply)
             transport.write(f"{reply}\r\n".encode())
             transport.close()
 

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,10 @@ def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
 
 
 class RelayProcess:
-    def __init__(self, config: Path, port: int) -> None:
-        self.config, self.port = config, port
+    def __init__(self, config: Path, port: int,
+                 preexec: Callable[[], None] | None = None) -> None:
+        """`preexec` runs in the child before relay does (a restriction systemd would set)."""
+        self.config, self.port, self.preexec = config, port, preexec
         self.process: asyncio.subprocess.Process | None = None
         self.log: list[str] = []
         self._drain: asyncio.Task[None] | None = None
@@ -76,7 +79,7 @@ class RelayProcess:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "relay", "--config", str(self.config), "serve",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=self.preexec,
         )
         assert self.process.stderr is not None
         self._drain = asyncio.create_task(self._read(self.process.stderr))
