@@ -81,6 +81,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                              "$RELAY_BENCH_POSTGRES_URL, default the local server, answers)")
     parser.add_argument("--profile", metavar="PATH", type=Path,
                         help="py-spy the relay during the load cells; raw stacks into PATH")
+    parser.add_argument("--dkim", action="store_true",
+                        help="the relay DKIM-signs what it sends (a key of its own, RSA 2048)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args(argv)
     if args.seconds is None:
@@ -194,6 +196,7 @@ async def _load(args: argparse.Namespace, targets: Targets, results: Results,
 
 async def _postgres_relay(
     stack: AsyncExitStack, directory: Path, upstream: Sink, certs: world.Certificates,
+    dkim: bool,
 ) -> tuple[Target, BenchDatabase, Child] | None:
     """The relay on a fresh PostgreSQL database; None (and a word why) without a server."""
     database = BenchDatabase()
@@ -204,7 +207,10 @@ async def _postgres_relay(
         return None
     stack.push_async_callback(database.drop)
     port = free_port()
-    config = world.write_config(directory, port, upstream.port, certs, database.url, "relay-pg")
+    config = world.write_config(directory, port, upstream.port, certs, database.url, "relay-pg",
+                                dkim)
+    if dkim:
+        await world.make_dkim_key(config)
     say(f"seeding the PostgreSQL store {database.name} through the CLI ...")
     alias = await world.seed(config)
     child = world.relay_process("relay-pg", directory, config)
@@ -248,7 +254,7 @@ async def run(args: argparse.Namespace, directory: Path) -> Results:
         "cpus": os.cpu_count(), "python": platform.python_version(),
         "seconds": args.seconds, "max_messages": args.max_messages, "drain": args.drain,
         "sizes": list(args.sizes), "clients": list(CLIENTS), "queue_workers": queue_workers,
-        "forwarder_workers": forwarder_workers,
+        "forwarder_workers": forwarder_workers, "dkim": args.dkim,
         "client": "aiosmtplib, one asyncio loop, one connection per client",
         "upstream": "aiosmtpd, STARTTLS and AUTH required (trustme certificates)",
         "forwarder": "aiosmtpd, handle_DATA queues in memory and answers 250; worker tasks "
@@ -268,7 +274,9 @@ async def run(args: argparse.Namespace, directory: Path) -> Results:
         forwarder_child = world.forwarder(directory, upstream.port, certs, forwarder_workers)
         await _started(stack, forwarder_child, directory)
         port = free_port()
-        config = world.write_config(directory, port, upstream.port, certs)
+        config = world.write_config(directory, port, upstream.port, certs, dkim=args.dkim)
+        if args.dkim:
+            await world.make_dkim_key(config)
         say("seeding the store through the CLI ...")
         alias = await world.seed(config)
         relay_child = world.relay_process("relay", directory, config)
@@ -282,7 +290,7 @@ async def run(args: argparse.Namespace, directory: Path) -> Results:
         relay = Target(port, upstream, relay_child.pid, world.SELLER, alias,
                        _alive(relay_child, upstream))
         pg = None if args.no_postgres else await _postgres_relay(
-            stack, directory, upstream, certs)
+            stack, directory, upstream, certs, args.dkim)
         children = (forwarder_child, relay_child) + (() if pg is None else (pg[2],))
         targets = Targets(bare, forwarder, relay, None if pg is None else (pg[0], pg[1]))
         await _load(args, targets, results, children, directory)

@@ -289,7 +289,8 @@ def to_text(results: Results) -> str:
         f"relay benchmark: loopback, {s['cpus']} CPUs, Python {s['python']}, "
         f"{s['seconds']:g} s per cell",
         f"upstream connections: relay queue.workers={s['queue_workers']}, "
-        f"forwarder workers={s['forwarder_workers']}",
+        f"forwarder workers={s['forwarder_workers']}"
+        + (", relay DKIM-signs every message" if s.get("dkim") else ""),
         "",
         f"{'size':>7} {'clients':>7} {'bare msg/s':>10} {'forwarder msg/s':>15} "
         f"{'relay msg/s':>11} {'relay/bare':>10} {'forwarder/bare':>14} {'relay/forwarder':>15}",

@@ -69,11 +69,12 @@ def _toml(value: object) -> str:
 
 def write_config(
     directory: Path, listen_port: int, upstream_port: int, certs: Certificates,
-    store_url: str | None = None, name: str = "relay",
+    store_url: str | None = None, name: str = "relay", dkim: bool = False,
 ) -> Path:
     """A config for the relay as it is today; keys only where defaults would hinder.
 
-    The store is SQLite in `directory` unless `store_url` names another.
+    The store is SQLite in `directory` unless `store_url` names another. With `dkim`,
+    the relay signs with a key `make_dkim_key` writes.
     """
     db = directory / f"{name}.db"
     tables: dict[str, dict[str, object]] = {
@@ -98,6 +99,8 @@ def write_config(
         "admin": {"address": "postmaster@bench.example"},
         "logging": {"format": "json", "level": "warning"},
     }
+    if dkim:
+        tables["dkim"] = {"selector": "bench", "private_key_file": str(directory / f"{name}.pem")}
     text = "".join(
         f"[{name}]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in table.items()) + "\n"
         for name, table in tables.items()
@@ -105,6 +108,11 @@ def write_config(
     path = directory / f"{name}.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+async def make_dkim_key(config: Path) -> None:
+    """The key a config with `[dkim]` names, made as an admin would: `relay dkim keygen`."""
+    await cli(config, "dkim", "keygen", "--selector", "bench")
 
 
 async def cli(config: Path, *words: str) -> str:

@@ -30,10 +30,12 @@ from relay.content.links import Links
 from relay.content.structure import Structure
 from relay.content.threads import Threading
 from relay.delivery.bounces import Bouncer
+from relay.delivery.dkim import Signer
 from relay.delivery.heartbeat import Heartbeat
 from relay.delivery.reports import BounceReport
 from relay.delivery.transport import Replaceable, Transport, create_transport
 from relay.delivery.worker import Workers
+from relay.dkim_keys import load_key
 from relay.errors import StoreUnavailable
 from relay.intake import Intake
 from relay.model import QuotaRule
@@ -146,8 +148,11 @@ class Relay:
     def __init__(self, settings: Settings, transport: Transport | None = None,
                  reload_from: Callable[[], Settings] | None = None) -> None:
         self.settings = settings
+        # Read first: a key that cannot sign is a configuration error before anything opens.
+        self.signer = Signer(load_key(settings.dkim))
         self.store = Store(settings.store.url, settings.aliases.length, settings.aliases.domain)
-        self.transport = Replaceable(transport or create_transport(settings.upstream))
+        self.transport = Replaceable(transport or create_transport(settings.upstream,
+                                                                   self.signer))
         self.bouncer = Bouncer(self.store.notices, settings.server.hostname,
                                settings.aliases.domain)
         self.workers = Workers(self.store.queue, self.transport, settings.queue, self.bouncer,
@@ -203,7 +208,9 @@ class Relay:
     async def reload(self, new: Settings) -> None:
         """Apply re-read settings to new sessions and deliveries; some keys need a restart.
 
-        Whatever can fail is built first: a bad certificate leaves everything as it was.
+        Whatever can fail is built first: a bad certificate or DKIM key leaves everything
+        as it was. The key is read again even if its settings did not change: a key
+        replaced under the same name is taken up.
         """
         change = compare(self.settings, new)
         if change.needs_restart:
@@ -211,10 +218,12 @@ class Relay:
                         detail="unchanged until relay is restarted")
         applied = change.applied
         tls = server_tls(applied)
-        upstream = _upstream(applied) if "upstream" in change.changed else None
+        dkim_key = load_key(applied.dkim)
+        upstream = _upstream(applied, self.signer) if "upstream" in change.changed else None
         if "logging" in change.changed:
             logs.configure(applied.logging, applied.aliases.domain)
         self.settings = applied
+        self.signer.key = dkim_key
         self.bouncer = Bouncer(self.store.notices, applied.server.hostname,
                                applied.aliases.domain)
         self.workers.reconfigure(applied.queue, self.bouncer)
@@ -317,9 +326,9 @@ def server_tls(settings: Settings) -> ssl.SSLContext | None:
                           ) from None
 
 
-def _upstream(settings: Settings) -> Transport:
+def _upstream(settings: Settings, signer: Signer) -> Transport:
     try:
-        return create_transport(settings.upstream)
+        return create_transport(settings.upstream, signer)
     except (OSError, ssl.SSLError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         raise ConfigError(f"upstream.ca_file: cannot load it ({reason})") from None

@@ -438,3 +438,14 @@ class PurgeSummary:
     kept: int
     messages: int | None
     checkpoint: int | None
+
+
+@dataclass(frozen=True)
+class DkimRecord:
+    """A key `relay dkim keygen` wrote, and the DNS TXT record that publishes it."""
+
+    selector: str
+    domain: str
+    name: str  # SELECTOR._domainkey.DOMAIN
+    txt: str  # the record's value, whole: "v=DKIM1; k=rsa; p=..."
+    private_key_file: str

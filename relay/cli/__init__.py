@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from relay import __version__
-from relay.cli import archive, cases, directory, messages, queue, send, service, stats
+from relay.cli import archive, cases, directory, dkim, messages, queue, send, service, stats
 from relay.cli.command import (
     Handler,
     Output,
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.register(commands)
     send.register(commands)
     archive.register(commands)
+    dkim.register(commands)
     return parser
 
 

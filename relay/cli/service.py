@@ -18,12 +18,15 @@ if TYPE_CHECKING:
 async def check_config(settings: Settings, args: argparse.Namespace) -> Output:
     """Loading the file has validated it; show what it means, secrets masked.
 
-    The templates are read too: a broken one is found here, not at send time.
+    The templates are read too: a broken one is found here, not at send time; and the
+    DKIM key, as `relay serve` reads it.
     """
     from relay.config.render import as_json, as_text
+    from relay.dkim_keys import load_key
     from relay.templates import check_directory
 
     check_directory(settings.templates.dir)
+    load_key(settings.dkim)
 
     return Output(as_json(settings), text=as_text(settings))
 

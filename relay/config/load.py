@@ -36,6 +36,9 @@ _SIZE_UNITS = {
     "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3,
 }
 _RATE = re.compile(r"^\d+/[smh]$")
+# RFC 6376 §3.1: a DKIM selector is one or more DNS labels.
+SELECTOR = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
@@ -240,10 +243,33 @@ def _validate_links(settings: Settings, fail: Fail) -> None:
                  "site under it, so allowing it would allow everything")
 
 
+def _validate_dkim(settings: Settings, fail: Fail) -> None:
+    """Signing needs a selector and a key; it signs for the relay domain or a parent of it,
+    so that the signature aligns with the From of what relay sends (DMARC, RFC 7489 §3.1)."""
+    dkim, relay_domain = settings.dkim, settings.aliases.domain
+    if dkim.selector is None and dkim.private_key_file is None:
+        if dkim.domain is not None:
+            fail("dkim.domain", "needs dkim.selector and dkim.private_key_file")
+        return
+    if dkim.selector is None:
+        fail("dkim.selector", "needed with dkim.private_key_file")
+    if dkim.private_key_file is None:
+        fail("dkim.private_key_file", "needed with dkim.selector (`relay dkim keygen` makes one)")
+    if dkim.selector is not None and not SELECTOR.fullmatch(dkim.selector):
+        fail("dkim.selector", f"{dkim.selector!r} is not a selector (DNS labels, such as "
+             '"relay2026")')
+    domain = dkim.domain or relay_domain
+    if not _DOMAIN.fullmatch(domain):
+        fail("dkim.domain", f"{domain!r} is not a lower-case domain name")
+    if domain != relay_domain and not relay_domain.endswith("." + domain):
+        fail("dkim.domain", f"must be aliases.domain ({relay_domain}) or a parent of it, "
+             "to align with the From of the mail relay sends")
+
+
 def _validate(settings: Settings) -> None:
     """Checks that span keys or need more than a type."""
     for check in (_validate_server, _validate_identity, _validate_delivery, _validate_listeners,
-                  _validate_html, _validate_policy, _validate_links):
+                  _validate_html, _validate_policy, _validate_links, _validate_dkim):
         check(settings, _fail)
 
 
@@ -292,6 +318,9 @@ def parse(document: Mapping[str, object], environ: Mapping[str, str] | None = No
     upstream = _read_password(settings.upstream, env)
     settings = dataclasses.replace(settings, upstream=upstream)
     _validate(settings)
+    if settings.dkim.selector is not None and settings.dkim.domain is None:
+        dkim = dataclasses.replace(settings.dkim, domain=settings.aliases.domain)
+        settings = dataclasses.replace(settings, dkim=dkim)
     return settings
 
 

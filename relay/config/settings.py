@@ -126,7 +126,7 @@ class DnsSettings:
 
 @dataclass(frozen=True)
 class DkimSettings:
-    domain: str | None = None
+    domain: str | None = None  # default: aliases.domain, once a selector is set
     selector: str | None = None
     private_key_file: Path | None = None
 
@@ -188,7 +188,6 @@ class Settings:
 NOT_IN_FORCE: tuple[str, ...] = (
     "auth",
     "dns",
-    "dkim",
     "metrics",
     "api",
 )

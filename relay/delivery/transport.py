@@ -13,6 +13,7 @@ from typing import Protocol
 import aiosmtplib
 
 from relay.config import UpstreamSettings
+from relay.delivery.dkim import Signer
 from relay.message import seven_bit_head
 from relay.model import Delivery
 
@@ -47,13 +48,16 @@ class OutboxTransport:
     and Delivered-To:), so the file shows where the message would have gone.
     Written to a temporary name, fsynced, then renamed, so a reader never sees
     half a message and a crash never leaves one behind under a final name; a
-    second delivery of the same message replaces its file.
+    second delivery of the same message replaces its file. Signed as it is
+    written, below the envelope lines, as an upstream would get it.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, signer: Signer | None = None) -> None:
         self._dir = directory
+        self._signer = signer or Signer()
 
     async def send(self, delivery: Delivery, data: bytes) -> None:
+        data = await self._signer.sign(data)
         try:
             await asyncio.to_thread(self._write, delivery.message_id, envelope_headers(delivery),
                                     data)
@@ -104,8 +108,9 @@ class SmtpTransport:
 
     IDLE_SECONDS = 30.0
 
-    def __init__(self, settings: UpstreamSettings) -> None:
+    def __init__(self, settings: UpstreamSettings, signer: Signer | None = None) -> None:
         self._settings = settings
+        self._signer = signer or Signer()
         self._tls = None if settings.tls == "none" else client_tls_context(settings.ca_file)
         self._idle: list[tuple[float, aiosmtplib.SMTP]] = []
 
@@ -166,6 +171,7 @@ class SmtpTransport:
             except PermanentFailure:
                 self._keep(client)
                 raise
+            data = await self._signer.sign(data)  # the bytes are final: sign what is sent
             if client.supports_extension("size"):
                 options.append(f"SIZE={len(data)}")
             await client.mail(envelope_from, options=options, encoding=encoding)
@@ -266,7 +272,7 @@ class Replaceable:
             await transport.close()
 
 
-def create_transport(settings: UpstreamSettings) -> Transport:
+def create_transport(settings: UpstreamSettings, signer: Signer | None = None) -> Transport:
     if settings.kind == "outbox":
-        return OutboxTransport(settings.outbox_dir)
-    return SmtpTransport(settings)
+        return OutboxTransport(settings.outbox_dir, signer)
+    return SmtpTransport(settings, signer)

@@ -146,6 +146,13 @@ class TestErrors:
             ({"content": {"link_domains": ["Shop.Example"]}}, "content.link_domains: 'Shop"),
             ({"content": {"links": "warn"}}, 'content.links: expected one of "reject"'),
             ({"content": {"links_apply_to": ["admin"]}}, "content.links_apply_to[0]: expected"),
+            ({"dkim": {"selector": "s1"}}, "dkim.private_key_file: needed with dkim.selector"),
+            ({"dkim": {"private_key_file": "k.pem"}}, "dkim.selector: needed with"),
+            ({"dkim": {"domain": "relay.example"}}, "dkim.domain: needs dkim.selector"),
+            ({"dkim": {"selector": "s_1", "private_key_file": "k.pem"}},
+             "dkim.selector: 's_1' is not a selector"),
+            ({"dkim": {"selector": "s1", "private_key_file": "k.pem", "domain": "other.example"}},
+             "dkim.domain: must be aliases.domain (relay.example) or a parent of it"),
         ],
     )
     def test_error_names_the_key(self, document: dict[str, object], message: str) -> None:
@@ -162,6 +169,17 @@ class TestErrors:
         path.write_text("[server\n")
         with pytest.raises(ConfigError, match="not valid TOML"):
             load(path)
+
+
+class TestDkim:
+    def test_signs_for_the_relay_domain_unless_told_a_parent(self) -> None:
+        """The domain defaults to aliases.domain; a parent of it aligns too (DMARC relaxed)."""
+        key = {"selector": "s1", "private_key_file": "k.pem"}
+        assert parse({"dkim": key}, environ={}).dkim.domain == "relay.example"
+        parent = parse({"aliases": {"domain": "mail.relay.example"},
+                        "dkim": {**key, "domain": "relay.example"}}, environ={})
+        assert parent.dkim.domain == "relay.example"
+        assert parse({}, environ={}).dkim.domain is None
 
 
 class TestSecrets:
@@ -189,7 +207,7 @@ class TestSecrets:
         settings = parse(
             {"upstream": {"kind": "smtp", "username": "u",
                           "password_file": "%d/upstream-password"},
-             "dkim": {"private_key_file": "%d/dkim-private-key"}},
+             "dkim": {"selector": "s1", "private_key_file": "%d/dkim-private-key"}},
             environ={"CREDENTIALS_DIRECTORY": str(tmp_path)},
         )
         assert settings.upstream.password == "from-systemd"
@@ -198,7 +216,8 @@ class TestSecrets:
 
     def test_beside_the_service_a_credential_is_the_running_units(self) -> None:
         """`sudo -u relay relay ...` has no $CREDENTIALS_DIRECTORY: the unit's own is meant."""
-        settings = parse({"dkim": {"private_key_file": "%d/dkim-private-key"}}, environ={})
+        settings = parse({"dkim": {"selector": "s1", "private_key_file": "%d/dkim-private-key"}},
+                         environ={})
         assert settings.dkim.private_key_file == Path(
             "/run/credentials/relay.service/dkim-private-key")
 
