@@ -449,3 +449,14 @@ class DkimRecord:
     name: str  # SELECTOR._domainkey.DOMAIN
     txt: str  # the record's value, whole: "v=DKIM1; k=rsa; p=..."
     private_key_file: str
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """An erasure request carried out: the records emptied and the chain record of the act."""
+
+    message: str
+    records: tuple[int, ...]
+    seq: int
+    reason: str
+    redacted_at: datetime

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 GENESIS = "0" * 64
 VERSION = 1
+# The form of a record that chains a redaction (relay.archive.redaction writes its content).
+REDACTION = "redaction"
 
-Fault = Literal["changed", "removed", "reordered"]
+Fault = Literal["changed", "removed", "reordered", "rewritten", "cut off"]
 
 
 def content_hash(data: bytes) -> str:
@@ -90,6 +93,14 @@ class Head:
 
 
 @dataclass(frozen=True)
+class Expected:
+    """What an external checkpoint saw at one seq: the record's chain hash, and when."""
+
+    hash: str
+    at: str
+
+
+@dataclass(frozen=True)
 class Problem:
     """The first thing wrong with a chain: which record, what happened, in words."""
 
@@ -112,25 +123,42 @@ class Checker:
     see `relay.operations.archive`).
     """
 
-    def __init__(self, head: Head) -> None:
+    def __init__(self, head: Head, expected: Mapping[int, Expected] | None = None) -> None:
         self.head = head
+        # Records an external checkpoint names: seq -> the chain hash it saw, and when.
+        self._expected = dict(expected or {})
         self.records = 0
         self.problem: Problem | None = None
         self._seq = head.base_seq
         self._hash = head.base_hash
         self._previous: Record | None = None
+        # Redacted records not yet named by a redaction record (which always comes later).
+        self._unexplained: dict[int, Record] = {}
 
     def feed(self, record: Record) -> Problem | None:
         if self.problem is not None:
             return self.problem
         self.records += 1
-        self.problem = self._check(record)
+        self.problem = self._check(record) or self._against_checkpoint(record)
+        if record.redacted:
+            self._unexplained[record.seq] = record
+        elif record.form == REDACTION:
+            for seq in redacted_by(record.data):
+                self._unexplained.pop(seq, None)
         self._previous = record
         self._seq, self._hash = record.seq, record.chain_hash
         return self.problem
 
     def finish(self) -> Problem | None:
         """After the last record: the head must name it, else the newest were cut off."""
+        if self.problem is None and self._unexplained:
+            record = self._unexplained[min(self._unexplained)]
+            self.problem = Problem(
+                "changed", record.name, record.seq,
+                f"record #{record.seq} ({_about(record)}) was changed: it is marked redacted "
+                "but no redaction record names it")
+        if self.problem is None:
+            self.problem = self._beyond_the_end()
         if self.problem is None and (self._seq, self._hash) != (self.head.seq, self.head.hash):
             if self._seq < self.head.seq:
                 self.problem = Problem(
@@ -143,6 +171,29 @@ class Checker:
                     self._seq, f"record #{self._seq} is not the one the chain's head names: "
                     "the newest record was changed or the head was rewritten")
         return self.problem
+
+    def _against_checkpoint(self, record: Record) -> Problem | None:
+        seen = self._expected.get(record.seq)
+        if seen is None or seen.hash == record.chain_hash:
+            return None
+        return Problem("rewritten", record.name, record.seq,
+                       f"record #{record.seq} ({_about(record)}) is not the record the "
+                       f"checkpoint of {seen.at} names: the chain was rewritten up to there")
+
+    def _beyond_the_end(self) -> Problem | None:
+        """A checkpoint naming a record past the last one: the newest were cut off."""
+        start = (self.head.base_seq, self.head.base_hash)
+        for seq in sorted(self._expected):
+            seen = self._expected[seq]
+            if seq == start[0] and seen.hash != start[1]:
+                return Problem("rewritten", f"#{seq}", seq,
+                               f"the chain does not start where the checkpoint of {seen.at} "
+                               f"says #{seq} was: it was rewritten")
+            if seq > self._seq:
+                return Problem("cut off", f"#{seq}", seq,
+                               f"the checkpoint of {seen.at} names record #{seq}, but the chain "
+                               f"ends at #{self._seq}: the newest records were cut off")
+        return None
 
     def _check(self, record: Record) -> Problem | None:
         what = f"record #{record.seq} ({_about(record)})"
@@ -173,6 +224,18 @@ class Checker:
                            f"{what} was reordered: it does not follow #{self._seq}",
                            placed=record.chain_hash)
         return None
+
+
+def redacted_by(data: bytes) -> list[int]:
+    """The seqs a redaction record's content names (none if it is not one)."""
+    try:
+        found = json.loads(data)
+    except ValueError:
+        return []
+    records = found.get("records") if isinstance(found, dict) else None
+    if not isinstance(records, list):
+        return []
+    return [seq for seq in records if isinstance(seq, int)]
 
 
 def _about(record: Record) -> str:

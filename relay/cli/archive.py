@@ -33,6 +33,17 @@ async def archive_verify(ctx: Context, args: argparse.Namespace) -> Output:
     return Output(data, text=f"broken: {found.problem}", status=BROKEN)
 
 
+async def archive_redact(ctx: Context, args: argparse.Namespace) -> Output:
+    from relay.operations import archive as ops
+
+    done = await ops.redact_message(ctx, args.message, args.reason)
+    seqs = ", ".join(f"#{seq}" for seq in done.records)
+    return Output({"message": done.message, "records": list(done.records),
+                   "redaction": done.seq, "redacted_at": done.redacted_at.isoformat()},
+                  text=f"message {done.message} redacted: records {seqs} now hold a "
+                       f"tombstone; the act is record #{done.seq}")
+
+
 async def archive_export(ctx: Context, args: argparse.Namespace) -> Output:
     """The mbox to --output (written beside it, renamed when complete) or to stdout.
 
@@ -105,6 +116,12 @@ def register(commands: Commands) -> None:
                     "those of cases not yet closed; the chain still verifies")
     purge.add_argument("--dry-run", action="store_true",
                        help="count what would be removed and kept, remove nothing")
+    redact = command(archive, "redact", on_store(archive_redact),
+                     "an erasure request: replace a message's archived content by a "
+                     "tombstone; the chain still verifies")
+    redact.add_argument("message", metavar="MSG", type=nonempty, help="the message id")
+    redact.add_argument("--reason", metavar="TEXT", type=nonempty, required=True,
+                        help="why (kept in the archive with the act)")
     export = command(archive, "export", on_store(archive_export),
                      "one dispute's messages as an mbox, oldest first, as delivered, "
                      "both parties by alias")

@@ -26,8 +26,8 @@ from typing import BinaryIO, Protocol
 
 from relay.archive.anchor import AnchorCheck, Below, Checkpoint, Kept
 from relay.archive.chain import Checker, Head, Problem
-from relay.errors import Conflict
-from relay.model import ArchiveCheck, DisputeMessage, ExportSummary, PurgeSummary
+from relay.errors import Conflict, Invalid, NotFound
+from relay.model import ArchiveCheck, DisputeMessage, ExportSummary, PurgeSummary, Redaction
 from relay.operations.cases import case_number
 from relay.operations.context import Context
 from relay.operations.views import aliased
@@ -95,6 +95,21 @@ def mbox_entry(message: DisputeMessage) -> bytes:
 
 
 VERIFY_PAGE = 200  # records per read: a page of 1 MiB messages stays a few hundred MiB at most
+
+
+async def redact_message(ctx: Context, message: str, reason: str) -> Redaction:
+    """Answer an erasure request: the message's archived content becomes a tombstone.
+
+    The records keep their place and content hashes and a redaction record is
+    chained, so `verify_archive` still passes. Unknown message: NotFound; one
+    redacted already or still queued: Conflict; an empty reason: Invalid.
+    """
+    if not reason.strip():
+        raise Invalid("a redaction needs a reason")
+    done = await ctx.store.archive.redact(message, reason.strip(), datetime.now(UTC))
+    if done is None:
+        raise NotFound(f"no message {message!r}")
+    return done
 
 
 async def verify_archive(ctx: Context, *, page: int = VERIFY_PAGE) -> ArchiveCheck:

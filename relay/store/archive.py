@@ -17,7 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from relay.archive import chain
+from relay.archive import chain, redaction
+from relay.errors import Conflict
+from relay.model import Redaction
 from relay.store import tables as t
 
 _INSERT = insert(t.ARCHIVE)
@@ -46,10 +48,10 @@ class NewRecord:
         return cls(message_id, form, data, created_at, chain.content_hash(data))
 
 
-def append(connection: Connection, records: Sequence[NewRecord]) -> None:
-    """Chain `records` after the head, in order, within the caller's transaction."""
+def append(connection: Connection, records: Sequence[NewRecord]) -> list[int]:
+    """Chain `records` after the head, in order, within the caller's transaction; their seqs."""
     if not records:
-        return
+        return []
     taken = connection.execute(_TAKE.values(seq=_HEAD.c.seq + len(records))).one()
     seq, prev = taken.seq - len(records), taken.hash
     rows = []
@@ -64,6 +66,42 @@ def append(connection: Connection, records: Sequence[NewRecord]) -> None:
         prev = linked
     connection.execute(_INSERT, rows)
     connection.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=prev))
+    return [row["seq"] for row in rows]
+
+
+def redact(connection: Connection, message_id: str, reason: str,
+           now: datetime) -> Redaction | None:
+    """Replace the message's archived content by a tombstone and chain the act (None: unknown).
+
+    The records keep their content hashes, so the chain still verifies; the
+    message's subject goes too. A message still queued is refused: its delivery
+    would send the tombstone.
+    """
+    a = t.ARCHIVE.c
+    if connection.scalar(select(t.MESSAGES.c.id).where(t.MESSAGES.c.id == message_id)) is None:
+        return None
+    if connection.scalar(select(t.QUEUE.c.id).where(t.QUEUE.c.message_id == message_id)):
+        raise Conflict(f"message {message_id} is still queued for delivery: drop it first "
+                       "(relay queue drop), then redact it")
+    content = (a.message_id == message_id, a.form != redaction.FORM)
+    rows = connection.execute(select(a.seq, a.redacted_at).where(*content).order_by(a.seq)).all()
+    if not rows:
+        raise Conflict(f"message {message_id} has no archived content to redact")
+    done = [row.redacted_at for row in rows if row.redacted_at is not None]
+    if len(done) == len(rows):
+        raise Conflict(f"message {message_id} was redacted already, on {chain.stamp(done[0])}")
+    emptied = connection.execute(
+        update(t.ARCHIVE).where(*content, a.redacted_at.is_(None))
+        .values(data=redaction.tombstone(message_id, reason, now), redacted_at=now,
+                redaction_reason=reason).returning(a.seq)).scalars().all()
+    if not emptied:  # another redaction of it committed first
+        raise Conflict(f"message {message_id} was redacted already")
+    seqs = sorted(emptied)
+    connection.execute(update(t.MESSAGES).where(t.MESSAGES.c.id == message_id)
+                       .values(subject=None))
+    [seq] = append(connection, [NewRecord.of(
+        message_id, redaction.FORM, redaction.act(message_id, seqs, reason, now), now)])
+    return Redaction(message_id, tuple(seqs), seq, reason, now)
 
 
 def head(connection: Connection) -> chain.Head:

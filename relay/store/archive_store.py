@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from relay.archive.chain import Head, Record
+from relay.model import Redaction
 from relay.store import archive, retention
 from relay.store.units import Units
 
@@ -12,6 +13,10 @@ from relay.store.units import Units
 class ArchiveStore:
     def __init__(self, units: Units) -> None:
         self._units = units
+
+    async def redact(self, message_id: str, reason: str, now: datetime) -> Redaction | None:
+        """Tombstone the message's archived content and chain the act, in one commit."""
+        return await self._units.core(archive.redact, message_id, reason, now)
 
     async def head(self) -> Head:
         return await self._units.read(archive.head)

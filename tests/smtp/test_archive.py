@@ -34,8 +34,13 @@ class Verdict:
 
 async def verify(config: Path, *args: str) -> Verdict:
     """`relay archive verify` as a subprocess, against the store in `config`."""
+    return await cli(config, "archive", "verify", *args)
+
+
+async def cli(config: Path, *args: str) -> Verdict:
+    """`relay ARGS...` as a subprocess, against the store in `config`."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "relay", "--config", str(config), "archive", "verify", *args,
+        sys.executable, "-m", "relay", "--config", str(config), *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await proc.communicate()
     assert proc.returncode is not None
@@ -174,6 +179,81 @@ class TestVerify:
         await sql(world, "UPDATE archive SET data = :d, content_hash = :c, chain_hash = :h "
                   "WHERE seq = :s", d=forged, c=content, h=linked, s=seq)
         assert await broken(config, "rewritten") == message
+
+
+class TestRedact:
+    async def test_a_redacted_message_shows_its_tombstone_and_the_chain_still_verifies(
+        self, world: World, config: Path, tmp_path: Path
+    ) -> None:
+        chain = await traffic(world)
+        _, message, _ = chain[2]  # the buyer's first message: "buyer 0"
+        done = await cli(config, "archive", "redact", message, "--reason", "GDPR request 17",
+                         "--json")
+        assert (done.status, done.err) == (0, "")
+        redacted = done.json()
+        assert (redacted["message"], redacted["records"], redacted["redaction"]) == (
+            message, [3, 4], 13)
+        rows = await sql(world, "SELECT seq, form, data, redaction_reason FROM archive "
+                         "WHERE message_id = :m ORDER BY seq", m=message)
+        assert [(r[0], r[1], r[3]) for r in rows] == [
+            (3, "received", "GDPR request 17"), (4, "delivered", "GDPR request 17"),
+            (13, "redaction", None)]
+        assert all(b"buyer 0" not in bytes(r[2]) for r in rows)
+        act = json.loads(bytes(rows[2][2]))
+        assert (act["message"], act["records"], act["reason"]) == (
+            message, [3, 4], "GDPR request 17")
+        found = await verify(config, "--json")
+        assert found.json() == {"ok": True, "records": 13, "first_bad": None}
+        shown = await cli(config, "message", "show", message, "--as-received")
+        assert shown.status == 0
+        assert "[redacted]" in shown.out
+        assert "GDPR request 17" in shown.out
+        assert "buyer 0" not in shown.out
+        mbox = tmp_path / "dispute.mbox"
+        exported = await cli(config, "archive", "export", "--buyer", "b1", "--seller", "s1",
+                             "--output", str(mbox))
+        assert exported.status == 0, exported
+        assert b"[redacted]" in mbox.read_bytes()
+        assert b"buyer 0" not in mbox.read_bytes()
+        assert b"seller 2" in mbox.read_bytes()
+
+    async def test_redacting_twice_or_an_unknown_message_is_refused(
+        self, world: World, config: Path
+    ) -> None:
+        chain = await traffic(world)
+        message = chain[0][1]
+        assert (await cli(config, "archive", "redact", message, "--reason", "asked")).status == 0
+        again = await cli(config, "archive", "redact", message, "--reason", "asked")
+        assert again.status == 1
+        assert again.out == ""
+        assert again.err.startswith(f"relay: error: message {message} was redacted already")
+        unknown = await cli(config, "archive", "redact", "nosuchmessage", "--reason", "x")
+        assert (unknown.status, unknown.err) == (4, "relay: error: no message 'nosuchmessage'\n")
+        blank = await cli(config, "archive", "redact", message, "--reason", " ")
+        assert blank.status == 2
+        assert len(blank.err.splitlines()) == 1
+        assert (await verify(config, "--json")).json()["ok"] is True
+
+    async def test_a_queued_message_is_not_redacted(self, world: World, config: Path) -> None:
+        """Its delivery would send the tombstone: the operator drops it first."""
+        await world.upstream.stop()
+        async with Client(world.port) as c:
+            assert (await c.send(SELLER, world.aliases.buyer_alias, compose(
+                SELLER, world.aliases.buyer_alias))).code == 250
+        [(message,)] = await sql(world, "SELECT id FROM messages")
+        refused = await cli(config, "archive", "redact", message, "--reason", "asked")
+        assert refused.status == 1
+        assert "still queued" in refused.err
+
+    async def test_a_record_emptied_without_a_redaction_record_is_named(
+        self, world: World, config: Path
+    ) -> None:
+        """Marking a record redacted is not enough: a later redaction record must name it."""
+        chain = await traffic(world)
+        seq, message, _ = chain[5]
+        await sql(world, "UPDATE archive SET data = :d, redacted_at = created_at, "
+                  "redaction_reason = 'x' WHERE seq = :s", d=b"gone", s=seq)
+        assert await broken(config, "no redaction record names it") == message
 
 
 class TestConcurrentWriters:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from relay.archive import chain
+from relay.archive import chain, redaction
 from relay.archive.chain import GENESIS, Checker, Head, Record
 
 WHEN = datetime(2026, 12, 1, 10, 0, 0, 5, tzinfo=UTC)
@@ -52,10 +52,18 @@ def test_a_whole_chain_passes_and_a_cut_one_fails_at_its_head() -> None:
     assert (problem.fault, problem.name) == ("removed", "#4")
 
 
-def test_a_redacted_record_keeps_its_place_without_its_content() -> None:
+def test_a_redacted_record_keeps_its_place_when_a_later_act_names_it() -> None:
     records = _chain(3)
     records[1] = Record(**{**records[1].__dict__, "data": b"redacted", "redacted": True})
-    assert _check(records, Head(3, records[-1].chain_hash)) is None
+    act = redaction.act("m2", [2], "asked", WHEN)
+    content = chain.content_hash(act)
+    linked = chain.link(records[-1].chain_hash, 4, "redaction", "m2", WHEN, content)
+    named = [*records, Record(4, "m2", "redaction", WHEN, act, content,
+                              records[-1].chain_hash, linked)]
+    assert _check(named, Head(4, linked)) is None
+    problem = _check(records, Head(3, records[-1].chain_hash))
+    assert problem is not None
+    assert (problem.fault, problem.name, problem.seq) == ("changed", "m2", 2)
 
 
 def test_a_chain_that_starts_after_a_purge_follows_its_base() -> None:
