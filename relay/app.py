@@ -20,6 +20,7 @@ import structlog
 
 from relay import health, logs, systemd
 from relay.accept import Acceptor
+from relay.archive.checkpoints import Checkpointer
 from relay.config import ConfigError, Settings, config_path, load
 from relay.config.changes import compare
 from relay.content.attachments import Attachments
@@ -157,6 +158,10 @@ class Relay:
                                settings.aliases.domain)
         self.workers = Workers(self.store.queue, self.transport, settings.queue, self.bouncer,
                                Heartbeat(self.store.processes))
+        archive = settings.archive
+        self.checkpoints = Checkpointer(self.store.archive.head, archive.checkpoint_file,
+                                        archive.checkpoint_key_file,
+                                        archive.checkpoint_interval)
         self.front: Handler | None = None
         self.connections = Connections(settings.server.max_connections,
                                        settings.server.max_connections_per_client)
@@ -167,6 +172,7 @@ class Relay:
         self._factory: Callable[[], asyncio.Protocol] = _not_serving
         self._running: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._stopped = False
         self._drain_seconds = DRAIN_SECONDS
         self._reload_from = reload_from
         self._reload_wanted = asyncio.Event()
@@ -227,6 +233,9 @@ class Relay:
         self.bouncer = Bouncer(self.store.notices, applied.server.hostname,
                                applied.aliases.domain)
         self.workers.reconfigure(applied.queue, self.bouncer)
+        archive = applied.archive
+        self.checkpoints.reconfigure(archive.checkpoint_file, archive.checkpoint_key_file,
+                                     archive.checkpoint_interval)
         if upstream is not None:
             await self.transport.replace(upstream)
         self._open_front(applied, tls)
@@ -254,7 +263,8 @@ class Relay:
         """Every background task in one group: when one fails, the relay stops, loudly."""
         async with asyncio.TaskGroup() as group:
             workers = group.create_task(self.workers.run(), name="delivery-workers")
-            rest = [group.create_task(self.store.run(), name="store-writers")]
+            rest = [group.create_task(self.store.run(), name="store-writers"),
+                    group.create_task(self.checkpoints.run(), name="archive-checkpoints")]
             if self._reload_from is not None:
                 rest.append(group.create_task(self._reloads(), name="reloads"))
             group.create_task(self._until_stopped(workers, rest), name="shutdown")
@@ -295,7 +305,13 @@ class Relay:
             await asyncio.shield(self._running)
 
     async def stop(self, drain: float = DRAIN_SECONDS) -> None:
-        """Stop listening, let sessions in progress finish (bounded), then stop delivering."""
+        """Stop listening, let sessions in progress finish (bounded), then stop delivering.
+
+        Stopping a relay that has stopped does nothing.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
         self._drain_seconds = drain
         self.request_stop()
         try:

@@ -24,7 +24,8 @@ BROKEN = 1  # SPEC §6: a broken chain is a negative answer
 async def archive_verify(ctx: Context, args: argparse.Namespace) -> Output:
     from relay.operations import archive as ops
 
-    found = await ops.verify_archive(ctx)
+    found = await ops.verify_archive(
+        ctx, checkpoint=None if args.checkpoint is None else Path(args.checkpoint))
     data = {"ok": found.ok, "records": found.records, "first_bad": found.first_bad}
     if found.ok:
         text = (f"ok: {found.records} records checked, the chain is intact up to "
@@ -108,9 +109,13 @@ async def archive_purge(ctx: Context, args: argparse.Namespace) -> Output:
 def register(commands: Commands) -> None:
     archive = group(commands, "archive", "the dispute archive: every message as received "
                                          "and as delivered")
-    command(archive, "verify", on_store(archive_verify),
-            "check the archive's hash chain; exit 1 naming the first changed, removed "
-            "or reordered record")
+    verify = command(archive, "verify", on_store(archive_verify),
+                     "check the archive's hash chain; exit 1 naming the first changed, "
+                     "removed or reordered record")
+    verify.add_argument("--checkpoint", metavar="FILE", type=nonempty,
+                        help="also check the chain against the signed checkpoints in FILE "
+                             "(archive.checkpoint_file): exit 1 if it was cut off or "
+                             "rewritten since")
     purge = command(archive, "purge", on_store(archive_purge),
                     "remove archived messages older than archive.retention_days, except "
                     "those of cases not yet closed; the chain still verifies")

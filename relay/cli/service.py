@@ -27,8 +27,19 @@ async def check_config(settings: Settings, args: argparse.Namespace) -> Output:
 
     check_directory(settings.templates.dir)
     load_key(settings.dkim)
+    _check_checkpoint_key(settings.archive.checkpoint_key_file)
 
     return Output(as_json(settings), text=as_text(settings))
+
+
+def _check_checkpoint_key(path: Path) -> None:
+    from relay.archive.checkpoints import check_key_file
+    from relay.config import ConfigError
+
+    try:
+        check_key_file(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"archive.checkpoint_key_file: {exc}") from None
 
 
 async def db_upgrade(ctx: Context, args: argparse.Namespace) -> Output:

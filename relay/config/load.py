@@ -195,6 +195,10 @@ def _validate_delivery(settings: Settings, fail: Fail) -> None:
         fail("queue.backoff", "needs at least one interval")
     if settings.archive.retention_days < 1:
         fail("archive.retention_days", "must be at least 1 (days an archived message is kept)")
+    if settings.archive.checkpoint_interval < 1:
+        fail("archive.checkpoint_interval", "must be at least 1s")
+    if settings.archive.checkpoint_file == settings.archive.checkpoint_key_file:
+        fail("archive.checkpoint_key_file", "must not be the checkpoint file")
 
 
 def _validate_listeners(settings: Settings, fail: Fail) -> None:

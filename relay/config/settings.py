@@ -58,6 +58,13 @@ class StoreSettings:
 @dataclass(frozen=True)
 class ArchiveSettings:
     retention_days: int = 730
+    # The chain's head, signed, written outside the database (relay.archive.checkpoints):
+    # appended to this file every checkpoint_interval and at a clean stop, signed with
+    # the key in checkpoint_key_file (made 0600 on first use; keep it off the database host's
+    # backups of the store).
+    checkpoint_file: Path = Path("var/archive-checkpoints")
+    checkpoint_key_file: Path = Path("var/archive-checkpoint.key")
+    checkpoint_interval: Duration = Duration(3600)
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,19 @@ a time and each message written as it comes, so memory stays flat.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import mailbox
 from datetime import UTC, datetime, timedelta
 from email.generator import BytesGenerator
+from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from relay.archive import checkpoints
 from relay.archive.anchor import AnchorCheck, Below, Checkpoint, Kept
-from relay.archive.chain import Checker, Head, Problem
+from relay.archive.chain import Checker, Expected, Head, Problem
+from relay.archive.checkpoints import BadCheckpoint
 from relay.errors import Conflict, Invalid, NotFound
 from relay.model import ArchiveCheck, DisputeMessage, ExportSummary, PurgeSummary, Redaction
 from relay.operations.cases import case_number
@@ -112,17 +116,34 @@ async def redact_message(ctx: Context, message: str, reason: str) -> Redaction:
     return done
 
 
-async def verify_archive(ctx: Context, *, page: int = VERIFY_PAGE) -> ArchiveCheck:
+async def verify_archive(ctx: Context, *, checkpoint: Path | None = None,
+                         page: int = VERIFY_PAGE) -> ArchiveCheck:
     """Check every record of the chain up to its head; name the first that is wrong.
 
-    Records committed after the head was read are left for the next check.
+    With `checkpoint` (a file the relay wrote, signed with
+    `archive.checkpoint_key_file`), also check that the chain still holds each
+    record it names: a chain that ends before one was cut off, a different hash
+    was rewritten. A line not signed by the key is a negative answer too; a
+    missing file or key is Invalid. Records committed after the head was read
+    are left for the next check.
     """
-    head = await ctx.store.archive.head()
+    expected: dict[int, Expected] = {}
+    if checkpoint is not None:
+        try:
+            expected = await asyncio.to_thread(_expected, checkpoint,
+                                               ctx.settings.archive.checkpoint_key_file)
+        except _Disagreement as exc:
+            return ArchiveCheck(ok=False, records=0, first_bad=exc.name, problem=str(exc),
+                                head_seq=0, head_hash="")
+        except BadCheckpoint as exc:
+            return ArchiveCheck(ok=False, records=0, first_bad=None, problem=str(exc),
+                                head_seq=0, head_hash="")
+    head = await ctx.store.archive.head()  # after the file: no checkpoint is newer than it
     below, kept = await _below_base(ctx, head, page)
     if below is not None:
         return ArchiveCheck(ok=False, records=kept, first_bad=below.name, problem=below.detail,
                             head_seq=head.seq, head_hash=head.hash)
-    checker = Checker(head)
+    checker = Checker(head, expected)
     after = head.base_seq
     while checker.problem is None:
         records = await ctx.store.archive.page(after, head.seq, page)
@@ -165,6 +186,35 @@ async def _placed(ctx: Context, problem: Problem, head: Head) -> Problem:
     if home is None or home == problem.seq:
         return problem
     return dataclasses.replace(problem, detail=f"{problem.detail}; it belongs at #{home}")
+
+
+class _Disagreement(BadCheckpoint):
+    """Two signed checkpoints name one record with different hashes: it was rewritten between."""
+
+    def __init__(self, seq: int, first: Expected, second: Expected) -> None:
+        super().__init__(f"the checkpoints of {first.at} and {second.at} name different "
+                         f"records #{seq}: the chain was rewritten between them")
+        self.name = f"#{seq}"
+
+
+def _expected(path: Path, key_file: Path) -> dict[int, Expected]:
+    """What the file's checkpoints saw, by seq; signatures checked with the relay's key."""
+    try:
+        signing_key = checkpoints.load_key(key_file)
+    except (OSError, ValueError) as exc:
+        raise Invalid(f"archive.checkpoint_key_file: cannot read the key ({exc})") from None
+    try:
+        found = checkpoints.read(path, signing_key)
+    except OSError as exc:
+        raise Invalid(f"cannot read the checkpoint file {path}: "
+                      f"{exc.strerror or exc}") from None
+    expected: dict[int, Expected] = {}
+    for point in found:
+        seen = Expected(point.hash, point.at)
+        earlier = expected.setdefault(point.seq, seen)
+        if earlier.hash != seen.hash:
+            raise _Disagreement(point.seq, earlier, seen)
+    return expected
 
 
 # Retention: `relay archive purge` (the anchor it leaves is relay.archive.anchor).

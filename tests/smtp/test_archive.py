@@ -49,8 +49,10 @@ async def cli(config: Path, *args: str) -> Verdict:
 
 @pytest.fixture
 def config(store_url: str, tmp_path: Path) -> Path:
-    return write_config(tmp_path / "cli.toml", {"store": {"url": store_url},
-                                                "aliases": {"domain": "relay.example"}})
+    """The CLI's configuration: the test's store and the relay's checkpoint key (conftest)."""
+    return write_config(tmp_path / "cli.toml", {
+        "store": {"url": store_url}, "aliases": {"domain": "relay.example"},
+        "archive": {"checkpoint_key_file": str(tmp_path / "archive-checkpoint.key")}})
 
 
 async def sql(world: World, statement: str, **params: Any) -> list[Any]:
@@ -254,6 +256,101 @@ class TestRedact:
         await sql(world, "UPDATE archive SET data = :d, redacted_at = created_at, "
                   "redaction_reason = 'x' WHERE seq = :s", d=b"gone", s=seq)
         assert await broken(config, "no redaction record names it") == message
+
+
+class TestCheckpoints:
+    """What the database alone cannot show: a cut-off tail, a chain recomputed from scratch."""
+
+    async def test_a_chain_cut_off_after_a_checkpoint_is_found_only_with_it(
+        self, world: World, config: Path, tmp_path: Path
+    ) -> None:
+        chain = await traffic(world)
+        await world.relay.checkpoints.write()
+        points = tmp_path / "archive-checkpoints"
+        assert (await verify(config, "--checkpoint", str(points))).status == 0
+        # The intruder deletes the newest two records and winds the head back to match.
+        [(seq, linked)] = await sql(world, "SELECT seq, chain_hash FROM archive WHERE seq = :s",
+                                    s=chain[-3][0])
+        await sql(world, "DELETE FROM archive WHERE seq > :s", s=seq)
+        await sql(world, "UPDATE archive_head SET seq = :s, hash = :h", s=seq, h=linked)
+        assert (await verify(config, "--json")).json()["ok"] is True  # the database agrees
+        found = await verify(config, "--checkpoint", str(points))
+        assert found.status == 1
+        assert found.out.startswith("broken: the checkpoint of ")
+        assert f"names record #{chain[-1][0]}, but the chain ends at #{seq}" in found.out
+        assert "cut off" in found.out
+        as_json = await verify(config, "--checkpoint", str(points), "--json")
+        assert as_json.json() == {"ok": False, "records": seq, "first_bad": f"#{chain[-1][0]}"}
+
+    async def test_a_chain_recomputed_after_a_checkpoint_is_found_only_with_it(
+        self, world: World, config: Path, tmp_path: Path
+    ) -> None:
+        from relay.archive import chain as rules
+
+        chain = await traffic(world)
+        await world.relay.checkpoints.write()
+        points = tmp_path / "archive-checkpoints"
+        # The intruder changes record 3 and recomputes every hash after it, head included.
+        rows = await sql(world, "SELECT seq, form, message_id, created_at, data, prev_hash "
+                         "FROM archive ORDER BY seq")
+        prev = None
+        for seq, form, message, created, data, stored_prev in rows:
+            prev = stored_prev if prev is None else prev
+            content = rules.content_hash(b"forged" if seq == 3 else bytes(data))
+            linked = rules.link(prev, seq, form, message, _aware(created), content)
+            await sql(world, "UPDATE archive SET data = :d, content_hash = :c, prev_hash = :p, "
+                      "chain_hash = :h WHERE seq = :s", d=b"forged" if seq == 3 else data,
+                      c=content, p=prev, h=linked, s=seq)
+            prev = linked
+        await sql(world, "UPDATE archive_head SET hash = :h", h=prev)
+        assert (await verify(config, "--json")).json()["ok"] is True  # the database agrees
+        found = await verify(config, "--checkpoint", str(points))
+        assert found.status == 1
+        assert f"record #{chain[-1][0]} " in found.out
+        assert "rewritten" in found.out
+
+    async def test_a_forged_or_unsigned_checkpoint_is_refused(
+        self, world: World, config: Path, tmp_path: Path
+    ) -> None:
+        await traffic(world, 1)
+        await world.relay.checkpoints.write()
+        points = tmp_path / "archive-checkpoints"
+        line = json.loads(points.read_text().splitlines()[0])
+        forged = tmp_path / "forged"
+        forged.write_text(json.dumps({**line, "seq": line["seq"] + 5}) + "\n")
+        found = await verify(config, "--checkpoint", str(forged))
+        assert found.status == 1
+        assert found.out == (f"broken: {forged} line 1: its signature does not match this "
+                             "relay's checkpoint key\n")
+        missing = await verify(config, "--checkpoint", str(tmp_path / "nothing"))
+        assert missing.status == 2
+        assert missing.err.startswith("relay: error: cannot read the checkpoint file")
+        (tmp_path / "archive-checkpoint.key").unlink()
+        keyless = await verify(config, "--checkpoint", str(points))
+        assert keyless.status == 2
+        assert keyless.err.startswith("relay: error: archive.checkpoint_key_file: cannot read")
+
+    async def test_the_running_relay_writes_signed_checkpoints_at_start_each_interval_and_stop(
+        self, make_world: WorldFactory, config: Path, tmp_path: Path
+    ) -> None:
+        from relay.archive import checkpoints
+
+        world = await make_world()
+        world.relay.checkpoints.interval = 0.2
+        await traffic(world, 1)
+        [(linked,)] = await sql(world, "SELECT chain_hash FROM archive WHERE seq = 4")
+        await asyncio.sleep(0.5)
+        await world.relay.stop(drain=1)
+        key_file = tmp_path / "archive-checkpoint.key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        written = checkpoints.read(tmp_path / "archive-checkpoints",
+                                   checkpoints.load_key(key_file))
+        assert len(written) >= 3  # at start, at least once per interval since, at stop
+        assert written[0].seq == 0
+        assert written[-1].seq == 4  # the stop's: both forms of both messages
+        assert written[-1].hash == linked
+        found = await verify(config, "--checkpoint", str(tmp_path / "archive-checkpoints"))
+        assert found.status == 0, found
 
 
 class TestConcurrentWriters:

@@ -40,6 +40,8 @@ async def spawn(store_url: str, upstream: Upstream, certificates: Certificates,
             "queue": {"backoff": ["1s"], "workers": 4},
             "admin": {"address": "ops@marketplace.example"},
             "logging": {"level": "warning"},
+            "archive": {"checkpoint_file": str(tmp_path / "archive-checkpoints"),
+                        "checkpoint_key_file": str(tmp_path / "archive-checkpoint.key")},
         })
         relay = RelayProcess(config, port)
         await relay.start()

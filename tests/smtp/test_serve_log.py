@@ -25,7 +25,8 @@ REAL = (SELLER, BUYER, STRANGER)
 BODY = "pineapple-upside-down"  # in every body: no line may carry it
 # The process's own events; every other line belongs to a transaction and names it.
 PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 1
-PROCESS_EVENTS = {"relay.started", "relay.stopped", "process.registered", "process.left"}
+PROCESS_EVENTS = {"relay.started", "relay.stopped", "process.registered", "process.left",
+                  "archive.checkpoint"}
 
 
 def deny_write_execute() -> None:
@@ -51,6 +52,8 @@ async def relay(store_url: str, upstream: Upstream, certificates: Certificates,
                      "ca_file": str(certificates.ca_file), "timeout": "10s"},
         "admin": {"address": "ops@marketplace.example"},
         "logging": {"format": "json", "level": "debug"},
+        "archive": {"checkpoint_file": str(tmp_path / "archive-checkpoints"),
+                    "checkpoint_key_file": str(tmp_path / "archive-checkpoint.key")},
     })
     process = RelayProcess(config, port, preexec=deny_write_execute)
     await process.start()

@@ -27,6 +27,9 @@ class TestNotInForce:
                         "content", "policy", "contact_reasons", "templates", "archive", "dkim"):
             assert lines[lines.index(f"[{section}]") - 1] != NOT_IN_FORCE_NOTE
         assert lines[lines.index("max_attachment_bytes = 10485760") - 1] != NOT_IN_FORCE_NOTE
+        assert lines[lines.index("retention_days = 730") - 1] != NOT_IN_FORCE_NOTE
+        assert lines[lines.index('checkpoint_file = "var/archive-checkpoints"') - 1
+                     ] != NOT_IN_FORCE_NOTE
         per_client = lines.index("max_connections_per_client = 20")
         assert lines[per_client - 1] != NOT_IN_FORCE_NOTE
         assert lines[lines.index("max_connections = 200") - 1] != NOT_IN_FORCE_NOTE
