@@ -69,7 +69,10 @@ def page(
     )
     if after is not None:
         at, last = after
-        query = query.where(or_(_M.received_at > at, and_(_M.received_at == at, _M.id > last)))
+        # `received_at >= at` bounds the index range; the OR alone is only a filter, and
+        # each page would read the pair's index from its first message again.
+        query = query.where(_M.received_at >= at,
+                            or_(_M.received_at > at, and_(_M.received_at == at, _M.id > last)))
     rows: list[Any] = []
     size = 0
     for row in connection.execute(query).all():

@@ -111,7 +111,10 @@ def records(
             select(_M.received_at, _M.id).where(_M.id == before)).first()
         if mark is None:
             raise NotFound(f"no message {before!r}")
-        query = query.where(or_(_M.received_at < mark[0],
+        # The first bound alone is what an index range can use: without it a deep page
+        # walks every newer message of the index to find where the page starts.
+        query = query.where(_M.received_at <= mark[0],
+                            or_(_M.received_at < mark[0],
                                 and_(_M.received_at == mark[0], _M.id < mark[1])))
     return [_record(row) for row in session.execute(query)]
 
