@@ -30,7 +30,7 @@ from typing import Any
 from bench.postgres import BenchDatabase
 from bench.procs import BenchError
 from bench.scale_fill import DOMAIN, Filled, fill
-from bench.scale_plans import Plan, explain
+from bench.scale_plans import Plan, Subjects, explain
 from bench.scale_run import run
 from bench.scale_world import World, generate
 from relay.store import Store
@@ -162,8 +162,9 @@ async def _prepare(url: str, world: World, postgres: bool) -> tuple[Filled, list
         index = world.relationships.index(pair)
         of_pair = [m for m in world.messages if m.relationship == index]
         middle = of_pair[len(of_pair) // 2]
-        return filled, await explain(store, world.hot_seller, world.buyer_of_most(), pair,
-                                     (middle.at, middle.id))
+        subjects = Subjects(world.hot_seller, world.quiet_seller(), world.buyer_of_most(),
+                            pair, (middle.at, middle.id), _deep(world, lambda _r: True))
+        return filled, await explain(store, subjects)
     finally:
         await store.close()
 

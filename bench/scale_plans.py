@@ -87,24 +87,36 @@ def _sqlite_line(rows: Sequence[Any], row: Any) -> str:
     return "  " * depth + str(row[3])
 
 
-def queries(seller: str, buyer: str, pair: tuple[str, str],
-            middle: tuple[datetime, str]) -> list[tuple[str, Work]]:
+@dataclass(frozen=True)
+class Subjects:
+    """Whom and where the explained queries ask about."""
+
+    seller: str  # the big shop
+    quiet_seller: str  # a seller with a handful of messages
+    buyer: str
+    pair: tuple[str, str]  # the exported relationship
+    middle: tuple[datetime, str]  # a message halfway through the pair's history
+    deep: str  # a message a tenth of the way into all history (a deep --before)
+
+
+def queries(subjects: Subjects) -> list[tuple[str, Work]]:
     """The store calls behind the timed commands whose plans matter.
 
-    Export's page is the one after `middle`, a message halfway through the pair's
-    history; verify's is its first page of the chain.
+    Export's page is the one after the pair's middle message; verify's is the
+    chain's first page.
     """
     now = datetime.now(UTC)
+    seller, quiet = subjects.seller, subjects.quiet_seller
 
-    def listed(**filters: str | None) -> Work:
+    def listed(before: str | None = None, **filters: str | None) -> Work:
         return lambda s: message_log.records(
             s, buyer=filters.get("buyer"), seller=filters.get("seller"), case_id=None,
-            everything=False, limit=50, before=None)
+            everything=False, limit=50, before=before)
 
     def exported(session: Session) -> object:
-        found = dispute.dispute(session.connection(), *pair, None)
-        return dispute.page(session.connection(), found.relationship_id, None, middle,
-                            EXPORT_PAGE, EXPORT_PAGE_BYTES)
+        found = dispute.dispute(session.connection(), *subjects.pair, None)
+        return dispute.page(session.connection(), found.relationship_id, None,
+                            subjects.middle, EXPORT_PAGE, EXPORT_PAGE_BYTES)
 
     def verified(session: Session) -> object:
         head = archive.head(session.connection())
@@ -112,17 +124,20 @@ def queries(seller: str, buyer: str, pair: tuple[str, str],
 
     return [
         ("message list", listed()),
+        ("message list --before (deep)", listed(subjects.deep)),
         ("message list --seller", listed(seller=seller)),
-        ("message list --buyer", listed(buyer=buyer)),
+        ("message list --seller (quiet seller)", listed(seller=quiet)),
+        ("message list --buyer", listed(buyer=subjects.buyer)),
         ("stats response-time", lambda s: message_log.response_time(s, seller, 30, now)),
+        ("stats response-time (quiet seller)",
+         lambda s: message_log.response_time(s, quiet, 30, now)),
         ("archive export (page)", exported),
         ("archive verify (page)", verified),
     ]
 
 
-async def explain(store: Store, seller: str, buyer: str, pair: tuple[str, str],
-                  middle: tuple[datetime, str]) -> list[Plan]:
+async def explain(store: Store, subjects: Subjects) -> list[Plan]:
     plans = []
-    for name, work in queries(seller, buyer, pair, middle):
+    for name, work in queries(subjects):
         plans.append(await store.database.run(partial(_explain, name=name, work=work)))
     return plans

@@ -57,6 +57,15 @@ class World:
             counts[m.relationship] += 1
         return self.relationships[max(range(len(counts)), key=counts.__getitem__)]
 
+    def quiet_seller(self) -> str:
+        """A seller with messages but few of them (a quarter of the way up by count)."""
+        counts: dict[str, int] = {}
+        for m in self.messages:
+            seller = self.relationships[m.relationship][1]
+            counts[seller] = counts.get(seller, 0) + 1
+        ranked = sorted(counts, key=lambda s: (counts[s], s))
+        return ranked[len(ranked) // 4]
+
     def buyer_of_most(self) -> str:
         """The buyer with the most messages, for `message list --buyer`."""
         counts: dict[str, int] = {}
