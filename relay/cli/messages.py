@@ -78,7 +78,9 @@ async def message_show(ctx: Context, args: argparse.Namespace) -> Output:
     shown = dataclasses.asdict(view)
     shown["headers"] = [[name, value] for name, value in view.headers]
     header_lines = "\n".join(f"{name}: {value}" for name, value in view.headers)
-    lines = {**shown, "reply": None if view.reply is None else
+    lines = {**shown, "received_at": stamp(view.received_at),
+             "response_needed": "yes" if view.response_needed else "no",
+             "reply": None if view.reply is None else
              f"{view.reply.code} {view.reply.enhanced} {view.reply.text}"}
     summary = "\n".join(f"{key}: {value if value is not None else '-'}"
                         for key, value in lines.items() if key not in ("headers", "text"))
