@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from email.utils import make_msgid
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import aiosmtplib
 import pytest
+import structlog
 
 from relay.app import Relay
 from relay.model import Aliases
@@ -157,3 +159,11 @@ def compose(
         "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body.replace("\n", "\r\n")
     )
     return text.encode()
+
+
+@pytest.fixture
+def quiet_relay_logs() -> Iterator[None]:
+    """The relay under test shares stdout with the CLI: quiet it, and put structlog back."""
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
+    yield
+    structlog.reset_defaults()

@@ -5,50 +5,27 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import json
-import logging
 import mailbox
 import os
 import pty
 import struct
 import sys
 import termios
-from collections.abc import Iterator
 from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
-import structlog
 
-from relay.cli import main
+from tests.smtp.cli import cli_config, run_relay
 from tests.smtp.conftest import BUYER, OTHER_SELLER, SELLER, SELLER_STAFF, Client, World, compose
 from tests.smtp.test_cases import _row
-from tests.unit.cli.runner import Result, one_line_error
+from tests.unit.cli.runner import one_line_error
 
 REAL = (BUYER, SELLER, SELLER_STAFF, OTHER_SELLER)
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """Quiet: the relay under test shares stdout with the CLI. Put structlog back afterwards."""
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
-    yield
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("quiet_relay_logs")
 
-
-def _config(tmp_path: Path, world: World) -> Path:
-    settings = world.relay.settings
-    path = tmp_path / "cli.toml"
-    path.write_text(f"[store]\nurl = {json.dumps(settings.store.url)}\n"
-                    f"[aliases]\ndomain = {json.dumps(settings.aliases.domain)}\n",
-                    encoding="utf-8")
-    return path
-
-
-async def _relay(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> Result:
-    """`relay --config CONFIG ARGS...` in a thread: it runs its own event loop."""
-    status = await asyncio.to_thread(main, ["--config", str(config), *args])
-    captured = capsys.readouterr()
-    return Result(status, captured.out, captured.err)
 
 
 async def _process(config: Path, *args: str, stderr: int | None = None) -> tuple[int, bytes,
@@ -133,10 +110,10 @@ class TestExport:
         self, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         ids, _, _ = await _traffic(world)
-        config = _config(tmp_path, world)
+        config = cli_config(tmp_path, world)
         target = tmp_path / "dispute.mbox"
-        result = await _relay(capsys, config, "archive", "export", "--buyer", "b1",
-                              "--seller", "s1", "--output", str(target))
+        result = await run_relay(capsys, config, "archive", "export", "--buyer", "b1",
+                                 "--seller", "s1", "--output", str(target))
         assert (result.status, result.err) == (0, "")
         assert result.out == (f"5 messages written to {target} "
                               "(1 kept without delivery left out)\n")
@@ -161,7 +138,7 @@ class TestExport:
         self, world: World, tmp_path: Path
     ) -> None:
         _, in_case, case = await _traffic(world)
-        config = _config(tmp_path, world)
+        config = cli_config(tmp_path, world)
         status, out, err = await _process(config, "archive", "export", "--buyer", "b1",
                                           "--seller", "s1", "--case", case, "--json")
         assert status == 0, err
@@ -177,8 +154,9 @@ class TestExport:
     ) -> None:
         await _traffic(world)
         target = tmp_path / "dispute.mbox"
-        result = await _relay(capsys, _config(tmp_path, world), "archive", "export", "--buyer",
-                              "b1", "--seller", "s1", "--output", str(target), "--json")
+        result = await run_relay(capsys, cli_config(tmp_path, world), "archive", "export",
+                                 "--buyer", "b1", "--seller", "s1", "--output", str(target),
+                                 "--json")
         assert (result.status, result.err) == (0, "")
         assert result.json() == {"messages": 5, "not_delivered": 1, "output": str(target)}
         assert len(_read(target)) == 5
@@ -188,7 +166,7 @@ class TestExport:
         self, world: World, tmp_path: Path
     ) -> None:
         await _traffic(world)
-        config = _config(tmp_path, world)
+        config = cli_config(tmp_path, world)
         args = ("archive", "export", "--buyer", "b1", "--seller", "s1", "--output",
                 str(tmp_path / "d.mbox"))
 
@@ -229,7 +207,7 @@ class TestExport:
         store = world.relay.store
         await store.directory.put_order("o2", "b1", "s2")
         other = (await store.cases.open("b1", "s2", "o2", None)).id
-        config = _config(tmp_path, world)
+        config = cli_config(tmp_path, world)
         target = tmp_path / "never.mbox"
         for args, message in (
             (("--buyer", "b9", "--seller", "s1"), "no buyer 'b9'"),
@@ -239,9 +217,9 @@ class TestExport:
              f"case {other} is not between buyer 'b1' and seller 's1'"),
         ):
             for json_flag in ((), ("--json",)):
-                result = await _relay(capsys, config, "archive", "export", *args,
-                                      "--output", str(target), *json_flag)
+                result = await run_relay(capsys, config, "archive", "export", *args,
+                                         "--output", str(target), *json_flag)
                 assert one_line_error(result, 4) == f"relay: error: {message}"
         assert _named(tmp_path, "never") == []
-        result = await _relay(capsys, config, "archive", "export", "--buyer", "b1")
+        result = await run_relay(capsys, config, "archive", "export", "--buyer", "b1")
         assert "--seller" in one_line_error(result, 2)

@@ -11,11 +11,12 @@ import pytest
 
 from relay.operations import Context
 from relay.operations import messages as ops
+from tests.smtp.cli import run_relay
 from tests.smtp.conftest import BUYER, SELLER, Client, World, compose
 from tests.smtp.test_refused import _sql
-from tests.smtp.test_send import _config, _relay, _restore_logging
+from tests.smtp.test_send import _config
 
-__all__ = ["_restore_logging"]  # quiet logging for the CLI runs, as in test_send
+pytestmark = pytest.mark.usefixtures("quiet_relay_logs")
 
 
 @pytest.fixture
@@ -111,14 +112,14 @@ class TestThroughSend:
         config = _config(tmp_path, world, templates=directory)
         sent: dict[str, Any] = {}
         for order, topic in (("o2", "o1"), ("o1", "your parcel")):
-            result = await _relay(capsys, config, "send", "--seller", "s1", "--order", order,
-                                  "--template", "question", "--var", f"topic={topic}",
-                                  "--json")
+            result = await run_relay(capsys, config, "send", "--seller", "s1", "--order", order,
+                                     "--template", "question", "--var", f"topic={topic}",
+                                     "--json")
             assert result.status == 0, result
             sent[order] = json.loads(result.out)["message"]
         assert await _write(world, seller=False, subject="Re: Tuesday is fine",
                             reply_to=sent["o2"], message_id="<b1@mailbox.example>") == 250
-        listed = await _relay(capsys, config, "message", "list", "--all", "--json")
+        listed = await run_relay(capsys, config, "message", "list", "--all", "--json")
         by_id = {m["id"]: m["order"] for m in json.loads(listed.out)}
         reply = await _id(world, "<b1@mailbox.example>")
         assert (by_id[sent["o2"]], by_id[sent["o1"]], by_id[reply]) == ("o2", "o1", "o2")

@@ -15,12 +15,13 @@ from relay.errors import NotFound
 from relay.model import MessageRecord
 from relay.operations import Context
 from relay.operations import messages as ops
+from tests.smtp.cli import run_relay
 from tests.smtp.conftest import BUYER, SELLER, Client, World, WorldFactory, compose
 from tests.smtp.test_attachments import File, mail
-from tests.smtp.test_send import SHIPPING_VARS, _config, _relay, _restore_logging
+from tests.smtp.test_send import SHIPPING_VARS, _config
 from tests.unit.cli.runner import one_line_error
 
-__all__ = ["_restore_logging"]  # quiet logging for the CLI runs, as in test_send
+pytestmark = pytest.mark.usefixtures("quiet_relay_logs")
 
 MARKER = "xylophone-7f3a"  # in the refused message's subject and body only
 
@@ -125,21 +126,21 @@ class TestThroughSend:
         await world.relay.store.directory.set_opt_out("b1", True)
         await world.relay.store.directory.set_order_status("o1", "shipped")
         config = _config(tmp_path, world)
-        result = await _relay(capsys, config, "send", "--seller", "s1", "--order", "o1",
-                              "--template", "shipping-confirmation", *SHIPPING_VARS, "--json")
+        result = await run_relay(capsys, config, "send", "--seller", "s1", "--order", "o1",
+                                 "--template", "shipping-confirmation", *SHIPPING_VARS, "--json")
         one_line_error(result, 3)
-        listed = await _relay(capsys, config, "message", "list", "--seller", "s1", "--all",
-                              "--json")
+        listed = await run_relay(capsys, config, "message", "list", "--seller", "s1", "--all",
+                                 "--json")
         [row] = json.loads(listed.out)
         assert (row["status"], row["direction"], row["response_needed"]) == (
             "refused", "seller-to-buyer", False)
-        shown = await _relay(capsys, config, "message", "show", row["id"], "--json")
+        shown = await run_relay(capsys, config, "message", "show", row["id"], "--json")
         view = json.loads(shown.out)
         assert view["rule"] == "opted-out"
         assert view["reply"]["code"] == 550
         assert view["reply"]["enhanced"] == "5.7.1"
         assert "opted out" in view["reply"]["text"]
-        text_view = await _relay(capsys, config, "message", "show", row["id"])
+        text_view = await run_relay(capsys, config, "message", "show", row["id"])
         assert "rule: opted-out" in text_view.out
         assert "reply: 550 5.7.1 The buyer has opted out" in text_view.out
         await _nothing_kept(world, row["id"])
@@ -150,9 +151,9 @@ class TestThroughSend:
         """Nothing retries a submission: its 450 is final, so it is on record."""
         config = _config(tmp_path, world,
                          extra="[policy]\nquota_base = 0\nquota_per_order = 0\n")
-        result = await _relay(capsys, config, "send", "--seller", "s1", "--order", "o1",
-                              "--template", "delivery-scheduling", "--var",
-                              "proposed_date=Friday")
+        result = await run_relay(capsys, config, "send", "--seller", "s1", "--order", "o1",
+                                 "--template", "delivery-scheduling", "--var",
+                                 "proposed_date=Friday")
         one_line_error(result, 3)
         [logged] = await _refused(world, seller="s1")
         view = await ops.show_message(_ctx(world), logged.id)

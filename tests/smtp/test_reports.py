@@ -4,49 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 
 import pytest
-import structlog
 
-from relay.cli import main
+from tests.smtp.cli import cli_config, run_relay
 from tests.smtp.conftest import BUYER, SELLER, Client, World, compose
 from tests.smtp.test_cases import _row
 from tests.smtp.upstream import Received
-from tests.unit.cli.runner import Result, one_line_error
+from tests.unit.cli.runner import one_line_error
 
 ADMIN = "ops@marketplace.example"
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """Quiet: the relay under test shares stdout with the CLI. Put structlog back afterwards."""
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
-    yield
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("quiet_relay_logs")
 
 
 def _config(tmp_path: Path, world: World) -> Path:
-    """A relay.toml for the CLI on the world's store, with the same admin address."""
-    settings = world.relay.settings
-    path = tmp_path / "cli.toml"
-    path.write_text(
-        f"[store]\nurl = {json.dumps(settings.store.url)}\n"
-        f"[aliases]\ndomain = {json.dumps(settings.aliases.domain)}\n"
-        f"[admin]\naddress = {json.dumps(ADMIN)}\n", encoding="utf-8")
-    return path
+    """The CLI's relay.toml, with the same admin address as the relay's."""
+    return cli_config(tmp_path, world, f"[admin]\naddress = {json.dumps(ADMIN)}\n")
 
-
-async def _relay(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> Result:
-    """`relay --config CONFIG ARGS...` in a thread: it runs its own event loop."""
-    status = await asyncio.to_thread(main, ["--config", str(config), *args])
-    captured = capsys.readouterr()
-    return Result(status, captured.out, captured.err)
 
 
 async def _buyer_writes(world: World, message_id: str, body: str = "Hello there.\n") -> str:
@@ -81,8 +61,8 @@ class TestReport:
         other = await _buyer_writes(world, "<q2@mailbox.example>")
         await world.upstream.handler.wait_for(2, seconds=15)  # both delivered to the seller
         config = _config(tmp_path, world)
-        result = await _relay(capsys, config, "message", "report", reported,
-                              "--reason", "asks to pay off the platform", "--json")
+        result = await run_relay(capsys, config, "message", "report", reported,
+                                 "--reason", "asks to pay off the platform", "--json")
         assert (result.status, result.err) == (0, "")
         report = json.loads(result.out)
         assert (report["message"], report["reporter"], report["reason"]) == (
@@ -115,9 +95,9 @@ class TestReport:
         assert inner["From"] == f"Someone <{BUYER}>"
         assert SELLER.encode() not in archived  # the received form: buyer's real address only
 
-        listed = await _relay(capsys, config, "message", "list", "--reported", "--json")
+        listed = await run_relay(capsys, config, "message", "list", "--reported", "--json")
         assert [m["id"] for m in json.loads(listed.out)] == [reported]
-        everything = await _relay(capsys, config, "message", "list", "--all", "--json")
+        everything = await run_relay(capsys, config, "message", "list", "--all", "--json")
         assert {m["id"] for m in json.loads(everything.out)} == {reported, other}
         # The notice is no message between the parties: the log does not show it.
         assert report["notice"] not in everything.out
@@ -131,8 +111,8 @@ class TestReport:
         config = _config(tmp_path, world)
         notices = set()
         for message, reason in ((first, "spam"), (first, "still spam"), (second, "rude")):
-            result = await _relay(capsys, config, "message", "report", message,
-                                  "--reason", reason, "--json")
+            result = await run_relay(capsys, config, "message", "report", message,
+                                     "--reason", reason, "--json")
             assert result.status == 0, result
             notices.add(json.loads(result.out)["notice"])
         assert len(notices) == 3  # one notice per report
@@ -141,8 +121,8 @@ class TestReport:
         assert len(got) == 3
 
         async def ids(*args: str) -> list[str]:
-            result = await _relay(capsys, config, "message", "list", "--reported", *args,
-                                  "--json")
+            result = await run_relay(capsys, config, "message", "list", "--reported", *args,
+                                     "--json")
             assert result.status == 0, result
             return [m["id"] for m in json.loads(result.out)]
 
@@ -159,8 +139,8 @@ class TestReport:
         reported = await _buyer_writes(world, "<d1@mailbox.example>")
         await world.upstream.handler.wait_for(1, seconds=15)
         await world.upstream.stop()
-        result = await _relay(capsys, _config(tmp_path, world), "message", "report", reported,
-                              "--reason", "threatening", "--json")
+        result = await run_relay(capsys, _config(tmp_path, world), "message", "report", reported,
+                                 "--reason", "threatening", "--json")
         assert result.status == 0, result
         notice_id = json.loads(result.out)["notice"]
         for _ in range(200):  # the workers try, fail, and keep it queued
@@ -198,9 +178,9 @@ class TestReport:
         args = tuple(message if a == "MSG" else a for a in args)
         config = _config(tmp_path, world)
         for json_flag in ((), ("--json",)):
-            line = one_line_error(await _relay(capsys, config, *args, *json_flag), status)
+            line = one_line_error(await run_relay(capsys, config, *args, *json_flag), status)
             assert words in line
-        listed = await _relay(capsys, config, "message", "list", "--reported", "--json")
+        listed = await run_relay(capsys, config, "message", "list", "--reported", "--json")
         assert json.loads(listed.out) == []
         queued = await world.relay.store.queue.items()
         assert all(item.recipient != ADMIN for item in queued)

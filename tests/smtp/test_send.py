@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import tomllib
-from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -14,15 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 
 from relay import replies
-from relay.cli import main
 from relay.operations import Context
 from relay.operations.send import send_template
 from relay.templates import BUILTIN
+from tests.smtp.cli import cli_config, run_relay
 from tests.smtp.conftest import BUYER, World, WorldFactory
-from tests.unit.cli.runner import Result, one_line_error
+from tests.unit.cli.runner import one_line_error
 
 SHIPPED = Path(__file__).parents[2] / "config"
 REASONS = {"delivery-scheduling": ["unshipped", "shipped"],
@@ -30,12 +26,7 @@ REASONS = {"delivery-scheduling": ["unshipped", "shipped"],
 SHIPPING_VARS = ("--var", "carrier=DHL", "--var", "tracking_number=JJD000390007")
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """Quiet: the relay under test shares stdout with the CLI. Put structlog back afterwards."""
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
-    yield
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("quiet_relay_logs")
 
 
 def _config(tmp_path: Path, world: World, *, templates: Path = SHIPPED / "templates",
@@ -43,23 +34,13 @@ def _config(tmp_path: Path, world: World, *, templates: Path = SHIPPED / "templa
     """A relay.toml for the CLI on the world's store, with the reasons above."""
     settings = world.relay.settings
     reasons = "\n".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in REASONS.items())
-    path = tmp_path / "cli.toml"
-    path.write_text(
-        f"[store]\nurl = {json.dumps(settings.store.url)}\n"
-        f"[aliases]\ndomain = {json.dumps(settings.aliases.domain)}\n"
-        f"[server]\nhostname = {json.dumps(settings.server.hostname)}\n"
-        f"[templates]\ndir = {json.dumps(str(templates))}\ndefault_language = \"en\"\n"
-        f"[content]\nlink_domains = [\"marketplace.example\"]\n"
-        f"[contact_reasons]\n{reasons}\n{extra}",
-        encoding="utf-8")
-    return path
+    return cli_config(tmp_path, world,
+                      f"[server]\nhostname = {json.dumps(settings.server.hostname)}\n"
+                      f"[templates]\ndir = {json.dumps(str(templates))}\n"
+                      "default_language = \"en\"\n"
+                      "[content]\nlink_domains = [\"marketplace.example\"]\n"
+                      f"[contact_reasons]\n{reasons}\n{extra}")
 
-
-async def _relay(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> Result:
-    """`relay --config CONFIG ARGS...` in a thread: it runs its own event loop."""
-    status = await asyncio.to_thread(main, ["--config", str(config), *args])
-    captured = capsys.readouterr()
-    return Result(status, captured.out, captured.err)
 
 
 def _parsed(data: bytes) -> EmailMessage:
@@ -73,15 +54,15 @@ async def _received(world: World, message_id: str) -> EmailMessage:
 
 
 class TestSend:
-    async def test_buyer_language_delivered_by_the_running_relay(
+    async def test_buyer_language_delivered_by_the_runningrun_relay(
         self, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """Queued by the CLI, with no wake-up: the relay's workers find it and deliver it."""
         await world.relay.store.directory.put_buyer("b1", BUYER, "Bob Buyer", "de")
         await world.relay.store.directory.set_order_status("o1", "shipped")
-        result = await _relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
-                              "--order", "o1", "--template", "shipping-confirmation",
-                              *SHIPPING_VARS, "--json")
+        result = await run_relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
+                                 "--order", "o1", "--template", "shipping-confirmation",
+                                 *SHIPPING_VARS, "--json")
         assert (result.status, result.err) == (0, "")
         sent = json.loads(result.out)
         assert sent["status"] == "queued"
@@ -103,9 +84,9 @@ class TestSend:
         self, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         await world.relay.store.directory.put_buyer("b1", BUYER, "Bob Buyer", "it")
-        result = await _relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
-                              "--order", "o1", "--template", "delivery-scheduling",
-                              "--var", "proposed_date=Friday 4 December", "--json")
+        result = await run_relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
+                                 "--order", "o1", "--template", "delivery-scheduling",
+                                 "--var", "proposed_date=Friday 4 December", "--json")
         assert result.status == 0, result
         received = await _received(world, json.loads(result.out)["message"])
         assert received["Subject"] == "Delivery of your order o1"
@@ -114,8 +95,8 @@ class TestSend:
         self, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """A feedback request on an order not yet delivered: exit 3, one line, nothing queued."""
-        result = await _relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
-                              "--order", "o1", "--template", "feedback-request", "--json")
+        result = await run_relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
+                                 "--order", "o1", "--template", "feedback-request", "--json")
         line = one_line_error(result, 3)
         assert "'feedback-request' is not allowed while order o1 is unshipped" in line
         assert await world.relay.store.queue.items() == []
@@ -124,9 +105,9 @@ class TestSend:
         self, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         await world.relay.store.directory.set_order_status("o1", "shipped")
-        result = await _relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
-                              "--order", "o1", "--template", "shipping-confirmation",
-                              "--var", "carrier=DHL")
+        result = await run_relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
+                                 "--order", "o1", "--template", "shipping-confirmation",
+                                 "--var", "carrier=DHL")
         line = one_line_error(result, 2)
         assert "shipping-confirmation.en.toml" in line
         assert "{tracking_number}" in line
@@ -151,7 +132,7 @@ class TestSend:
         config = _config(tmp_path, world, templates=directory)
         for args in (("check-config",), ("send", "--seller", "s1", "--order", "o1",
                                          "--template", "delivery-scheduling")):
-            line = one_line_error(await _relay(capsys, config, *args), 2)
+            line = one_line_error(await run_relay(capsys, config, *args), 2)
             assert str(broken) in line
             assert complaint in line
 
@@ -163,7 +144,7 @@ class TestSend:
         (directory / "hello.en.toml").write_text(
             'reason = "x"\nsubject = "Hi"\nbody = "Hello"\nfooter = "Bye"\n', encoding="utf-8")
         config = _config(tmp_path, world, templates=directory)
-        line = one_line_error(await _relay(capsys, config, "check-config"), 2)
+        line = one_line_error(await run_relay(capsys, config, "check-config"), 2)
         assert "hello.en.toml" in line
         assert "unknown key 'footer'" in line
 
@@ -171,9 +152,9 @@ class TestSend:
         self, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         await world.relay.store.directory.set_opt_out("b1", True)
-        result = await _relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
-                              "--order", "o1", "--template", "delivery-scheduling",
-                              "--var", "proposed_date=Friday", "--json")
+        result = await run_relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
+                                 "--order", "o1", "--template", "delivery-scheduling",
+                                 "--var", "proposed_date=Friday", "--json")
         assert result.status == 0, result
         (delivered,) = await world.upstream.handler.wait_for(1, seconds=15)
         assert _parsed(delivered.data)["Subject"] == "Delivery of your order o1"
@@ -184,9 +165,9 @@ class TestSend:
         """Refused by the pipeline's opt-out step: its SMTP reply, as one line, exit 3."""
         await world.relay.store.directory.set_opt_out("b1", True)
         await world.relay.store.directory.set_order_status("o1", "shipped")
-        result = await _relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
-                              "--order", "o1", "--template", "shipping-confirmation",
-                              *SHIPPING_VARS, "--json")
+        result = await run_relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
+                                 "--order", "o1", "--template", "shipping-confirmation",
+                                 *SHIPPING_VARS, "--json")
         assert one_line_error(result, 3) == f"relay: error: {replies.S550_OPTED_OUT.text}"
         assert await world.relay.store.queue.items() == []
 
@@ -194,9 +175,9 @@ class TestSend:
         self, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """A --var value is checked like any text the seller writes."""
-        result = await _relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
-                              "--order", "o1", "--template", "delivery-scheduling",
-                              "--var", "proposed_date=Friday, see https://acme-shop.example/x")
+        result = await run_relay(capsys, _config(tmp_path, world), "send", "--seller", "s1",
+                                 "--order", "o1", "--template", "delivery-scheduling",
+                                 "--var", "proposed_date=Friday, see https://acme-shop.example/x")
         line = one_line_error(result, 3)
         assert "link" in line.lower()
         assert await world.relay.store.queue.items() == []
@@ -208,8 +189,8 @@ class TestSend:
                          extra="[policy]\nquota_base = 1\nquota_per_order = 0\n")
         args = ("send", "--seller", "s1", "--order", "o1", "--template",
                 "delivery-scheduling", "--var", "proposed_date=Friday")
-        assert (await _relay(capsys, config, *args)).status == 0
-        line = one_line_error(await _relay(capsys, config, *args), 3)
+        assert (await run_relay(capsys, config, *args)).status == 0
+        line = one_line_error(await run_relay(capsys, config, *args), 3)
         assert "Daily message limit of 1 reached" in line
         assert "try again later" in line
 
@@ -223,7 +204,7 @@ class TestSend:
             (("--seller", "s2", "--order", "o1", "--template", "x"), "o1"),
             (("--seller", "s1", "--order", "o1", "--template", "nothing"), "nothing"),
         ):
-            line = one_line_error(await _relay(capsys, config, "send", *args, "--json"), 4)
+            line = one_line_error(await run_relay(capsys, config, "send", *args, "--json"), 4)
             assert words in line
 
 
