@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -27,6 +28,13 @@ class SigningKey:
     selector: str
     path: Path
     pem: bytes = field(repr=False)
+
+    @cached_property
+    def private_key(self) -> rsa.RSAPrivateKey:
+        """The key as OpenSSL signs with it, parsed on first use."""
+        key = serialization.load_pem_private_key(self.pem, password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)  # load_key let only RSA through
+        return key
 
 
 def load_key(settings: DkimSettings) -> SigningKey | None:

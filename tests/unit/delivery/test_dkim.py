@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import dkim
 import pytest
 
 from relay.config import DkimSettings
-from relay.delivery.dkim import Signer, signed_headers
+from relay.delivery.dkim import CANONICALIZATION, ON_LOOP_MAX, Signer, sign, signed_headers
 from relay.delivery.transport import OutboxTransport
 from relay.dkim_keys import SigningKey, load_key, new_key, private_pem, record_name, txt_value
 from relay.model import Delivery
@@ -61,6 +63,15 @@ class TestSigner:
         assert await verifies(signed, dns_server)
         assert signature_tags(signed)["c"] == "relaxed/relaxed"
 
+    async def test_a_message_signed_in_the_thread_verifies(
+        self, key: SigningKey, dns_server: DnsServer
+    ) -> None:
+        large = MESSAGE + (b"x" * 76 + b"\r\n") * (ON_LOOP_MAX // 78 + 1)
+        assert len(large) > ON_LOOP_MAX
+        signed = await Signer(key).sign(large)
+        assert signed.endswith(large)
+        assert await verifies(signed, dns_server)
+
     async def test_mail_dkimpy_cannot_parse_goes_unsigned(self, key: SigningKey) -> None:
         broken = b"From: a@b.example\r\nthis line is no header\r\n\r\nbody\r\n"
         assert await Signer(key).sign(broken) == broken
@@ -73,3 +84,20 @@ class TestSigner:
         written = (tmp_path / "m1.eml").read_bytes()
         assert written.startswith(b"Return-Path: <bounce@relay.example>\r\n")
         assert await verifies(written, dns_server)
+
+
+class TestOpenSSLSignature:
+    def test_byte_identical_to_dkimpys_own(
+        self, pem: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """RSASSA-PKCS1-v1_5 is deterministic: the same message, key and t= must give the
+        same bytes as dkimpy's pure-Python signer, so any drift in the fast path shows."""
+        key = load_key(DkimSettings("relay.example", "s1", pem))
+        assert key is not None
+        monkeypatch.setattr(time, "time", lambda: 1_796_000_000.0)  # one t= for both
+        body = b"".join(b"line %d \t with  spaces\r\n" % i for i in range(200)) + b"\r\n\r\n"
+        for message in (MESSAGE, MESSAGE + body):
+            theirs: bytes = dkim.sign(message, b"s1", b"relay.example", key.pem,
+                                      canonicalize=CANONICALIZATION,
+                                      include_headers=signed_headers(message))
+            assert sign(key, message) == theirs + message
