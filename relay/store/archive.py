@@ -136,5 +136,10 @@ def following(connection: Connection, chain_hash: str) -> int | None:
 def _record(row: Any) -> chain.Record:  # a Row of _COLUMNS
     return chain.Record(
         seq=row.seq, message_id=row.message_id, form=row.form, created_at=row.created_at,
-        data=row.data, content_hash=row.content_hash, prev_hash=row.prev_hash,
+        data=_bytes(row.data), content_hash=row.content_hash, prev_hash=row.prev_hash,
         chain_hash=row.chain_hash, redacted=row.redacted_at is not None)
+
+
+def _bytes(data: bytes | str) -> bytes:
+    """A record's content as bytes: SQLite hands back TEXT when someone stored text there."""
+    return data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)

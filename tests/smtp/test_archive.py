@@ -117,6 +117,18 @@ class TestVerify:
         await sql(world, "UPDATE archive SET data = :d WHERE seq = :s", d=changed, s=seq)
         assert await broken(config, "changed") == message
 
+    async def test_a_record_edited_as_text_is_named(self, world: World, config: Path) -> None:
+        """SQLite's replace() stores TEXT in the blob column: still a change, not a crash."""
+        if not world.relay.settings.store.url.startswith("sqlite"):
+            pytest.skip("a bytea column holds no text")
+        chain = await traffic(world)
+        seq, message, _ = chain[4]
+        await sql(world, "UPDATE archive SET data = replace(data, 'seller', 'sellex') "
+                         "WHERE seq = :s", s=seq)
+        [(kind,)] = await sql(world, "SELECT typeof(data) FROM archive WHERE seq = :s", s=seq)
+        assert kind == "text"
+        assert await broken(config, "changed") == message
+
     async def test_a_changed_header_field_is_named(self, world: World, config: Path) -> None:
         chain = await traffic(world)
         seq, message, form = chain[3]
