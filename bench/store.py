@@ -1,15 +1,17 @@
-"""`python -m bench.store [sqlite|postgresql]`: the store alone, as concurrent SMTP sessions use it.
+"""`python -m bench.store [sqlite|postgresql] [--sessions N] [--messages M]`: the store alone.
 
-Twenty sessions each resolve a route and accept a message, 100 times, while
-four workers claim and settle; it prints messages per second, the store's CPU
-time per message in this process, and (on PostgreSQL) the connections opened
-meanwhile. No SMTP, so the figures move with the store's code only.
+Twenty sessions (N) each resolve a route and accept a message, 100 (M) times, as
+concurrent SMTP sessions use the store, while four workers claim and settle;
+one session shows a message's own cost, with no group commit sharing it. It
+prints messages per second, the store's CPU time per message in this process,
+and (on PostgreSQL) the connections opened meanwhile. No SMTP, so the figures
+move with the store's code only.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -94,7 +96,11 @@ async def main(backend: str) -> str:
 
 
 if __name__ == "__main__":
-    backend = sys.argv[1] if len(sys.argv) > 1 else "postgresql"
-    if backend not in ("sqlite", "postgresql"):
-        raise SystemExit("usage: python -m bench.store [sqlite|postgresql]")
-    print(f"{backend}: {asyncio.run(main(backend))}")
+    parser = argparse.ArgumentParser(prog="python -m bench.store")
+    parser.add_argument("backend", nargs="?", default="postgresql",
+                        choices=("sqlite", "postgresql"))
+    parser.add_argument("--sessions", type=int, default=SESSIONS)
+    parser.add_argument("--messages", type=int, default=MESSAGES, help="per session")
+    args = parser.parse_args()
+    SESSIONS, MESSAGES = args.sessions, args.messages
+    print(f"{args.backend}: {asyncio.run(main(args.backend))}")

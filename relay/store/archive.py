@@ -6,6 +6,12 @@ SQLite's single write lock already), gives the records the next seqs, inserts
 them and moves the head. Whoever holds the head row commits before the next
 writer reads it, so the chain's order is the commit order, across group
 commits and across relay processes sharing one PostgreSQL store.
+
+Each engine remembers the head its last append left, so the common case is one
+UPDATE that moves the head only if it is still that one (seq and hash), then the
+INSERT. An UPDATE that waited for another writer's lock re-reads the row after
+that commit and matches nothing; so does a stale memory (another process wrote,
+a transaction rolled back): then the head is taken as it is and moved twice.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from relay.archive import chain, redaction
 from relay.errors import Conflict
@@ -27,6 +34,13 @@ _HEAD = t.ARCHIVE_HEAD
 HEAD_ID = 1
 _TAKE = (update(_HEAD).where(_HEAD.c.id == HEAD_ID)
          .returning(_HEAD.c.seq, _HEAD.c.hash))
+_MOVE = (update(_HEAD)
+         .where(_HEAD.c.id == HEAD_ID, _HEAD.c.seq == bindparam("was_seq"),
+                _HEAD.c.hash == bindparam("was_hash"))
+         .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
+_SET_HASH = update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=bindparam("new_hash"))
+# The head each engine's last append left (seq, hash): a guess the UPDATE checks.
+_LEFT: WeakKeyDictionary[Engine, tuple[int, str]] = WeakKeyDictionary()
 _COLUMNS = (t.ARCHIVE.c.seq, t.ARCHIVE.c.message_id, t.ARCHIVE.c.form, t.ARCHIVE.c.created_at,
             t.ARCHIVE.c.data, t.ARCHIVE.c.content_hash, t.ARCHIVE.c.prev_hash,
             t.ARCHIVE.c.chain_hash, t.ARCHIVE.c.redacted_at)
@@ -52,8 +66,29 @@ def append(connection: Connection, records: Sequence[NewRecord]) -> list[int]:
     """Chain `records` after the head, in order, within the caller's transaction; their seqs."""
     if not records:
         return []
+    engine = connection.engine
+    left = _LEFT.get(engine)
+    if left is not None:
+        rows = _linked(*left, records)
+        last = rows[-1]
+        moved = connection.execute(_MOVE, {"was_seq": left[0], "was_hash": left[1],
+                                           "new_seq": last["seq"],
+                                           "new_hash": last["chain_hash"]})
+        if moved.rowcount == 1:
+            connection.execute(_INSERT, rows)
+            _LEFT[engine] = (last["seq"], last["chain_hash"])
+            return [row["seq"] for row in rows]
     taken = connection.execute(_TAKE.values(seq=_HEAD.c.seq + len(records))).one()
-    seq, prev = taken.seq - len(records), taken.hash
+    rows = _linked(taken.seq - len(records), taken.hash, records)
+    last = rows[-1]
+    connection.execute(_INSERT, rows)
+    connection.execute(_SET_HASH, {"new_hash": last["chain_hash"]})
+    _LEFT[engine] = (last["seq"], last["chain_hash"])
+    return [row["seq"] for row in rows]
+
+
+def _linked(seq: int, prev: str, records: Sequence[NewRecord]) -> list[dict[str, Any]]:
+    """The rows of `records` chained after record `seq` whose chain hash is `prev`."""
     rows = []
     for record in records:
         seq += 1
@@ -64,9 +99,7 @@ def append(connection: Connection, records: Sequence[NewRecord]) -> list[int]:
                      "content_hash": record.content_hash, "prev_hash": prev,
                      "chain_hash": linked})
         prev = linked
-    connection.execute(_INSERT, rows)
-    connection.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=prev))
-    return [row["seq"] for row in rows]
+    return rows
 
 
 def redact(connection: Connection, message_id: str, reason: str,
