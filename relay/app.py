@@ -7,7 +7,6 @@ section here. Tests build a whole relay in-process with `Relay(settings)`.
 from __future__ import annotations
 
 import asyncio
-import errno
 import signal
 import ssl
 import time
@@ -38,7 +37,11 @@ from relay.delivery.transport import Replaceable, Transport, create_transport
 from relay.delivery.worker import Workers
 from relay.dkim_keys import load_key
 from relay.errors import StoreUnavailable
+from relay.http.monitoring import monitoring_app
+from relay.http.server import Listener
 from relay.intake import Intake
+from relay.listening import cannot_listen
+from relay.metrics import Metrics
 from relay.model import QuotaRule
 from relay.pipeline import Pipeline, Step
 from relay.policy.automatic import Automatic
@@ -136,7 +139,8 @@ async def submission_intake(settings: Settings, store: Store) -> Intake:
     bouncer = Bouncer(store.notices, settings.server.hostname, settings.aliases.domain)
     pipeline = build_pipeline(settings, store, bouncer, key)
     accept = Acceptor(store.messages, settings.aliases.domain, key, lambda: None)
-    return Intake(pipeline, accept, store.directory, store.messages)
+    # Counted in a registry of its own that nobody scrapes: this process serves no metrics.
+    return Intake(pipeline, accept, store.directory, store.messages, Metrics())
 
 
 class Crashed(RuntimeError):
@@ -156,8 +160,9 @@ class Relay:
                                                                    self.signer))
         self.bouncer = Bouncer(self.store.notices, settings.server.hostname,
                                settings.aliases.domain)
+        self.metrics = Metrics()
         self.workers = Workers(self.store.queue, self.transport, settings.queue, self.bouncer,
-                               Heartbeat(self.store.processes))
+                               Heartbeat(self.store.processes), self.metrics)
         archive = settings.archive
         self.checkpoints = Checkpointer(self.store.archive.head, archive.checkpoint_file,
                                         archive.checkpoint_key_file,
@@ -165,6 +170,8 @@ class Relay:
         self.front: Handler | None = None
         self.connections = Connections(settings.server.max_connections,
                                        settings.server.max_connections_per_client)
+        self.metrics.sessions_open.set_function(lambda: len(self.connections.open))
+        self.monitoring: Listener | None = None
         self._fronts: weakref.WeakSet[Handler] = weakref.WeakSet()  # sessions keep theirs
         self._accept: Acceptor | None = None
         self._verp_key = b""
@@ -182,6 +189,7 @@ class Relay:
         domain = self.settings.aliases.domain
         # Listen first: a port in use is a configuration error, found before the store.
         self._server = await _listen(lambda: self._factory(), self.settings.server.address)
+        await self._serve_metrics()
         tls = server_tls(self.settings)
         self._verp_key = await self.store.secrets.key("verp")
         self._accept = Acceptor(self.store.messages, domain, self._verp_key, self.workers.wake)
@@ -191,12 +199,29 @@ class Relay:
         self.address = self._server.sockets[0].getsockname()[:2]
         log.info("relay.started", listen=f"{self.address[0]}:{self.address[1]}")
 
+    async def _serve_metrics(self) -> None:
+        """GET /metrics and /healthz on metrics.listen, unless it is "" (off)."""
+        address = self.settings.metrics.address
+        if address is None:
+            return
+        app = monitoring_app(self.metrics, self.store.queue.backlog, self.health)
+        self.monitoring = Listener(app, address, "metrics.listen")
+        await self.monitoring.start()
+        log.info("metrics.started", listen=f"{self.monitoring.address[0]}:"
+                 f"{self.monitoring.address[1]}")
+
+    async def health(self) -> health.Health:
+        """The whole check (/healthz): the store answers and the queue moves."""
+        return await health.check(self.store, self.store.queue,
+                                  self.settings.metrics.stuck_after)
+
     def _open_front(self, settings: Settings, tls: ssl.SSLContext | None) -> None:
         """New sessions get a front built from `settings`; sessions in progress keep theirs."""
         assert self._accept is not None
         s = settings.server
         pipeline = build_pipeline(settings, self.store, self.bouncer, self._verp_key)
-        self.intake = Intake(pipeline, self._accept, self.store.directory, self.store.messages)
+        self.intake = Intake(pipeline, self._accept, self.store.directory, self.store.messages,
+                             self.metrics)
         self.front = Handler(self.intake)
         self._fronts.add(self.front)
         self.connections.limit = s.max_connections
@@ -325,6 +350,8 @@ class Relay:
         """Let go of the socket, the upstream and the store (also after a failed start)."""
         if self._server is not None:
             self._server.close()
+        if self.monitoring is not None:
+            await self.monitoring.stop()
         await self.transport.close()
         await self.store.close()
 
@@ -364,17 +391,7 @@ async def _listen(
             factory, host, port, start_serving=False
         )
     except OSError as exc:
-        where = f"{host}:{port}"
-        if exc.errno == errno.EADDRINUSE:
-            reason = f"{where} is already in use: stop the other server or change server.listen"
-        elif exc.errno == errno.EACCES:
-            reason = (f"{where}: permission denied (a port below 1024 needs "
-                      "CAP_NET_BIND_SERVICE): change server.listen or grant it")
-        elif exc.errno == errno.EADDRNOTAVAIL:
-            reason = f"{where} is not an address of this machine: change server.listen"
-        else:
-            reason = f"cannot listen on {where} ({exc.strerror or exc}): check server.listen"
-        raise ConfigError(reason) from None
+        raise cannot_listen(exc, host, port, "server.listen") from None
 
 
 async def serve(settings: Settings, config: Path | None = None) -> None:
@@ -396,6 +413,8 @@ async def serve(settings: Settings, config: Path | None = None) -> None:
     except BaseException:
         await relay.close()
         raise
+    # The store half of the check only: a queue stuck behind a down upstream must not
+    # keep a restarted relay from taking mail in (relay.health).
     state = await health.check(relay.store)
     if not state.ok:  # READY=1 promises a relay that can accept mail, not only a socket
         await relay.stop(drain=0)

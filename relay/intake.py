@@ -17,7 +17,7 @@ import structlog
 from relay import replies
 from relay.addresses import normalise_address
 from relay.message import Transaction, has_bare_line_ending, new_id
-from relay.model import Refusal, RefusalReply
+from relay.model import Refusal, RefusalReply, RouteKind
 from relay.pipeline import Pipeline, run
 from relay.ports import RefusalLog, RouteLookup
 from relay.replies import Consumed, Deferred, Refused, Reply
@@ -29,6 +29,14 @@ class Accept(Protocol):
     """The 250 boundary (relay.accept.Acceptor)."""
 
     async def __call__(self, tx: Transaction, *, deliver: bool) -> None: ...
+
+
+class Counts(Protocol):
+    """What intake counts (relay.metrics.Metrics): each message accepted, each refusal."""
+
+    def accepted(self, kind: RouteKind) -> None: ...
+
+    def refused(self, reply: Reply) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -51,11 +59,12 @@ class Intake:
     """
 
     def __init__(self, pipeline: Pipeline, accept: Accept, routes: RouteLookup,
-                 refusals: RefusalLog) -> None:
+                 refusals: RefusalLog, counts: Counts) -> None:
         self._pipeline = pipeline
         self._accept = accept
         self._routes = routes
         self._refusals = refusals
+        self._counts = counts
 
     async def recipient(self, tx: Transaction, address: str) -> None:
         """Decide on one RCPT address; a refused one leaves `tx.route` as it was.
@@ -66,8 +75,9 @@ class Intake:
         previous = tx.route
         try:
             await run(self._pipeline.rcpt, tx)
-        except (Refused, Deferred):
+        except (Refused, Deferred) as stop:
             tx.route = previous
+            self._counts.refused(stop.reply)
             raise
 
     async def data(self, tx: Transaction) -> Outcome:
@@ -76,10 +86,17 @@ class Intake:
         A refusal (5xx) is put on record before it is raised.
         """
         try:
-            return await self._data(tx)
+            outcome = await self._data(tx)
         except Refused as refused:
+            self._counts.refused(refused.reply)
             await self._record(tx, refused.reply)
             raise
+        except Deferred as deferred:
+            self._counts.refused(deferred.reply)
+            raise
+        assert tx.route is not None
+        self._counts.accepted(tx.route.kind)
+        return outcome
 
     async def _data(self, tx: Transaction) -> Outcome:
         route = tx.route
@@ -119,9 +136,11 @@ class Intake:
         """
         route = await self._routes.route(alias)
         if route is None or route.direction is None:
+            self._counts.refused(replies.S550_UNKNOWN_ALIAS)
             raise Refused(replies.S550_UNKNOWN_ALIAS)
         writer = route.seller_id if route.direction == "seller-to-buyer" else route.buyer_id
         if party != writer or sender.lower() not in route.sender_addresses:
+            self._counts.refused(replies.S550_NOT_AUTHORISED)
             raise Refused(replies.S550_NOT_AUTHORISED)
         tx = Transaction(id=new_id(), peer=origin, mail_from=sender.lower(), route=route,
                          received=data, order_id=order)

@@ -21,6 +21,8 @@ MessageStatus = Literal["queued", "delivered", "bounced", "refused", "consumed"]
 MESSAGE_STATUSES: tuple[MessageStatus, ...] = (
     "queued", "delivered", "bounced", "refused", "consumed",
 )
+# How one delivery attempt ended (relay.delivery.worker; counted by relay.metrics).
+DeliveryOutcome = Literal["delivered", "deferred", "bounced", "expired"]
 AliasKind = Literal["buyer", "seller"]
 # Where an order stands (SPEC §4); contact reasons are allowed per status.
 OrderStatus = Literal["pending", "unshipped", "shipped", "delivered", "cancelled", "returned"]
@@ -217,6 +219,18 @@ class QueueItem:
     created_at: datetime
     holder: str | None  # "host[pid]" of the process delivering it now, if any
     lease_until: datetime | None  # when that claim runs out unless its holder renews it
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The delivery queue at a glance: how many entries wait, and since when the oldest."""
+
+    depth: int
+    oldest: datetime | None  # when the oldest entry was queued; None when the queue is empty
+
+    def oldest_age(self, now: datetime) -> float:
+        """Seconds the oldest entry has waited (0 when the queue is empty)."""
+        return 0.0 if self.oldest is None else max(0.0, (now - self.oldest).total_seconds())
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
                 "upstream": {"kind": "outbox", "outbox_dir": str(tmp_path / "outbox")},
                 "admin": {"address": "ops@marketplace.example"},
                 "logging": {"format": "console", "level": "warning"},
+                "metrics": {"listen": ""},  # tests that scrape ask for port 0
                 "archive": {"checkpoint_file": str(tmp_path / "archive-checkpoints"),
                             "checkpoint_key_file": str(tmp_path / "archive-checkpoint.key")},
             },

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from relay.config.settings import Settings
 
-# Bound when the process starts: the socket, the store's engine, the aliases
+# Bound when the process starts: the sockets, the store's engine, the aliases
 # already handed out, and the size of the delivery pool.
-NEEDS_RESTART = ("server.listen", "store", "aliases", "queue.workers")
+NEEDS_RESTART = ("server.listen", "metrics.listen", "store", "aliases", "queue.workers")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ def compare(old: Settings, new: Settings) -> Change:
         store=old.store,
         aliases=old.aliases,
         queue=dataclasses.replace(new.queue, workers=old.queue.workers),
+        metrics=dataclasses.replace(new.metrics, listen=old.metrics.listen),
     )
     needs_restart = tuple(key for key in NEEDS_RESTART if _get(old, key) != _get(new, key))
     changed = tuple(

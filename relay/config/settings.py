@@ -158,8 +158,12 @@ class LoggingSettings:
 
 @dataclass(frozen=True)
 class MetricsSettings:
-    listen: str | None = None
-    stuck_after: Duration = Duration(3600)
+    listen: str = "127.0.0.1:9125"  # GET /metrics and /healthz; "" turns them off
+    stuck_after: Duration = Duration(3600)  # /healthz fails once the oldest queued is older
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        return host_port(self.listen, 9125) if self.listen else None
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,5 @@ class Settings:
 NOT_IN_FORCE: tuple[str, ...] = (
     "auth",
     "dns",
-    "metrics",
     "api",
 )

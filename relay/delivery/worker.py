@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import structlog
 
@@ -15,12 +16,20 @@ from relay.delivery.heartbeat import Heartbeat
 from relay.delivery.leases import LeaseLost
 from relay.delivery.transport import PermanentFailure, TemporaryFailure, Transport
 from relay.errors import StoreError
-from relay.model import Delivery
+from relay.model import Delivery, DeliveryOutcome
 from relay.ports import DeliveryQueue
 
 log = structlog.get_logger("relay.delivery")
 
 POLL_SECONDS = 5.0
+
+
+class Counts(Protocol):
+    """What the workers count (relay.metrics.Metrics): each delivery's outcome."""
+
+    def delivery(self, outcome: DeliveryOutcome, queued_at: datetime | None = None) -> None: ...
+
+
 # Entries one worker claims at a time: fewer claim commits under load, little latency.
 BATCH = 8
 
@@ -35,8 +44,9 @@ class Workers:
     """
 
     def __init__(self, store: DeliveryQueue, transport: Transport, settings: QueueSettings,
-                 bouncer: Bouncer, heartbeat: Heartbeat) -> None:
+                 bouncer: Bouncer, heartbeat: Heartbeat, counts: Counts) -> None:
         self._store = store
+        self._counts = counts
         self._heartbeat = heartbeat
         self._leases = heartbeat.leases
         self._transport = transport
@@ -190,10 +200,12 @@ class Workers:
             await self._retry_or_give_up(delivery, str(failure))
         except PermanentFailure as failure:
             log.warning("delivery.failed", error=str(failure))
-            await self._give_up(delivery, str(failure), enhanced_status(str(failure), "5.0.0"))
+            await self._give_up(delivery, str(failure), enhanced_status(str(failure), "5.0.0"),
+                                "bounced")
         else:
             # The one duplicate window: upstream said 250, this commit has not happened yet.
             await self._store.delivered(delivery)
+            self._counts.delivery("delivered", delivery.created_at)
             log.info("delivery.done")
 
     async def _retry_or_give_up(self, delivery: Delivery, error: str) -> None:
@@ -205,12 +217,14 @@ class Workers:
             log.warning("delivery.expired", error=error)
             # RFC 3463 4.4.7: delivery time expired.
             await self._give_up(delivery, f"gave up after {delivery.attempts} tries: {error}",
-                                "4.4.7")
+                                "4.4.7", "expired")
             return
         log.info("delivery.deferred", error=error, retry_at=when.isoformat())
         await self._store.retry_at(delivery, when, error)
+        self._counts.delivery("deferred")
 
-    async def _give_up(self, delivery: Delivery, error: str, status: str) -> None:
+    async def _give_up(self, delivery: Delivery, error: str, status: str,
+                       outcome: DeliveryOutcome) -> None:
         try:
             notice = await self._bouncer.notice_for(delivery.message_id, status, f"smtp; {error}")
         except ValueError:
@@ -220,6 +234,7 @@ class Workers:
         if not await self._store.failed(delivery, error, notice):
             log.warning("delivery.claim_lost")  # another process has it now
             return
+        self._counts.delivery(outcome)
         if notice is not None:
             log.info("notice.queued", notice=notice.message_id)
             self.wake()

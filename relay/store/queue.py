@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, selec
 from sqlalchemy.orm import Session
 
 from relay.errors import Conflict, NotFound
-from relay.model import Delivery, MessageStatus, QueueItem
+from relay.model import Backlog, Delivery, MessageStatus, QueueItem
 from relay.store import tables as t
 
 _Q = t.QUEUE
@@ -188,3 +188,12 @@ def items(session: Session, now: datetime) -> list[QueueItem]:
                              r.last_error, r.created_at, holder,
                              r.lease_until if held else None))
     return out
+
+
+_BACKLOG = select(func.count(), func.min(_Q.c.created_at))
+
+
+def backlog(connection: Connection) -> Backlog:
+    """How many entries the queue holds and when the oldest was queued (metrics, health)."""
+    depth, oldest = connection.execute(_BACKLOG).one()
+    return Backlog(int(depth), oldest)

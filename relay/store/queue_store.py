@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from relay.model import Delivery, QueuedNotice, QueueItem
+from relay.model import Backlog, Delivery, QueuedNotice, QueueItem
 from relay.store import notices, queue
 from relay.store.batch import GroupCommit
 from relay.store.units import Units
@@ -71,6 +71,9 @@ class QueueStore:
 
     async def items(self) -> list[QueueItem]:
         return await self._units.session(queue.items, _now())
+
+    async def backlog(self) -> Backlog:
+        return await self._units.read(queue.backlog)
 
     async def run(self) -> None:
         """The group-commit writer, for the app's task group to own."""

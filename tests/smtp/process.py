@@ -43,9 +43,13 @@ def listens(pid: int, port: int) -> bool:
 
 
 def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
-    """A TOML file from plain data (strings, numbers, booleans and lists of them)."""
+    """A TOML file from plain data (strings, numbers, booleans and lists of them).
+
+    The metrics listener is off unless `sections` has a [metrics]: relays under test
+    must not all take its default port.
+    """
     lines = []
-    for name, table in sections.items():
+    for name, table in {"metrics": {"listen": ""}, **sections}.items():
         lines.append(f"[{name}]")
         lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
     path.write_text("\n".join(lines) + "\n")

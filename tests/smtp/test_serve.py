@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.smtp.process import write_config
+from tests.smtp.process import free_port, write_config
 
 
 def test_a_port_in_use_is_a_configuration_error_saying_what_to_do(tmp_path: Path) -> None:
@@ -28,4 +28,28 @@ def test_a_port_in_use_is_a_configuration_error_saying_what_to_do(tmp_path: Path
     assert result.stderr == (
         f"relay: error: 127.0.0.1:{port} is already in use: "
         "stop the other server or change server.listen\n"
+    )
+
+
+def test_a_metrics_port_in_use_stops_the_start_in_one_line(tmp_path: Path) -> None:
+    """Exit 2 naming metrics.listen, as for the SMTP port; the SMTP port is let go again."""
+    smtp_port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path / "relay.toml", {
+            "server": {"listen": f"127.0.0.1:{smtp_port}"},
+            "metrics": {"listen": f"127.0.0.1:{port}"},
+            "store": {"url": f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"},
+            "upstream": {"kind": "outbox", "outbox_dir": str(tmp_path / "outbox")},
+        })
+        result = subprocess.run(
+            [sys.executable, "-m", "relay", "--config", str(config), "serve"],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
+        )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"relay: error: 127.0.0.1:{port} is already in use: "
+        "stop the other server or change metrics.listen\n"
     )

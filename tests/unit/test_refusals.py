@@ -9,6 +9,7 @@ import pytest
 
 from relay import replies
 from relay.intake import Intake
+from relay.metrics import Metrics
 from relay.model import Refusal, RefusalReply, Route
 from relay.pipeline import Pipeline
 from relay.replies import Deferred, Refused, Reply
@@ -78,7 +79,7 @@ class TestRecorded:
         pipeline = Pipeline(rcpt=(), data={
             "seller-to-buyer": (stop(Deferred(replies.daily_limit(5))),)})
         with pytest.raises(Deferred):
-            await Intake(pipeline, Recorded(), Routes(), refusals).submit(
+            await Intake(pipeline, Recorded(), Routes(), refusals, Metrics()).submit(
                 ROUTE.alias, BODY, party="s1", sender="Owner@acme.example", origin="test")
         [logged] = refusals.logged
         assert (logged.rule, logged.reply.code, logged.envelope_sender) == (
@@ -89,7 +90,7 @@ class TestRecorded:
         admin = dataclasses.replace(ROUTE, kind="admin", relationship_id=None)
         pipeline = Pipeline(rcpt=(), data={"admin": (stop(Refused(replies.S554_LOOP)),)})
         with pytest.raises(Refused):
-            await Intake(pipeline, Recorded(), Routes(), refusals).data(
+            await Intake(pipeline, Recorded(), Routes(), refusals, Metrics()).data(
                 dataclasses.replace(tx(), route=admin))
         assert refusals.logged == []
 
@@ -97,5 +98,5 @@ class TestRecorded:
         pipeline = Pipeline(rcpt=(), data={
             "seller-to-buyer": (stop(Refused(replies.S550_NO_ORDER)),)})
         with pytest.raises(Refused) as raised:
-            await Intake(pipeline, Recorded(), Routes(), Failing()).data(tx())
+            await Intake(pipeline, Recorded(), Routes(), Failing(), Metrics()).data(tx())
         assert raised.value.reply == replies.S550_NO_ORDER

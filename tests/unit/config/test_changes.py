@@ -33,6 +33,15 @@ class TestCompare:
         assert change.changed == ()
         assert change.applied == old
 
+    def test_the_metrics_address_waits_for_a_restart_and_stuck_after_applies(self) -> None:
+        old = parse({}, environ={})
+        new = parse({"metrics": {"listen": "127.0.0.1:9999", "stuck_after": "5m"}}, environ={})
+        change = compare(old, new)
+        assert change.needs_restart == ("metrics.listen",)
+        assert change.changed == ("metrics",)
+        assert change.applied.metrics.listen == "127.0.0.1:9125"
+        assert float(change.applied.metrics.stuck_after) == 300
+
     def test_a_new_upstream_password_is_a_change_of_upstream(self) -> None:
         up = {"kind": "smtp", "username": "u"}
         old = parse({"upstream": up}, environ={"RELAY_UPSTREAM_PASSWORD": "a"})

@@ -91,6 +91,8 @@ class TestValues:
         assert [float(d) for d in settings.queue.backoff] == [60, 300, 900, 3600, 14400]
         assert settings.content.max_attachment_bytes == 10 * 1024 * 1024
         assert settings.policy.critical_reasons == ("product-customization", "delivery-scheduling")
+        assert settings.metrics.address == ("127.0.0.1", 9125)
+        assert parse({"metrics": {"listen": ""}}).metrics.address is None
 
     def test_a_file_written_to_the_contract_loads(self, tmp_path: Path) -> None:
         """Every section and key SPEC §3 names is known, built or not."""

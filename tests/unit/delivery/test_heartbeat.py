@@ -21,6 +21,7 @@ from relay.delivery.heartbeat import Heartbeat, alive, identity
 from relay.delivery.transport import Transport
 from relay.delivery.worker import Workers
 from relay.errors import StoreUnavailable
+from relay.metrics import Metrics
 from relay.model import Delivery, ProcessIdentity, QueueItem
 from relay.store import Store
 from tests.smtp.upstream import Certificates, Stalling, make_certificates
@@ -80,7 +81,8 @@ async def stores(store_url: str) -> AsyncIterator[tuple[Store, Store]]:
 
 def workers_on(store: Store, transport: Transport, heartbeat: Heartbeat) -> Workers:
     return Workers(store.queue, transport, QueueSettings(workers=1),
-                   Bouncer(store.notices, "mx.relay.example", DOMAIN), heartbeat)
+                   Bouncer(store.notices, "mx.relay.example", DOMAIN), heartbeat,
+                   Metrics())
 
 
 async def queue_of(store: Store) -> dict[str, QueueItem]:

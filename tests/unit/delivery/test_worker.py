@@ -12,6 +12,7 @@ from relay.delivery.bounces import Bouncer
 from relay.delivery.heartbeat import Heartbeat
 from relay.delivery.worker import BATCH, Workers
 from relay.errors import StoreUnavailable
+from relay.metrics import Metrics
 from relay.model import Delivery
 from relay.store import Store
 from relay.store.queue import BODY_BUDGET
@@ -57,7 +58,7 @@ async def test_a_burst_is_delivered_once_in_batches_without_empty_claims(
     transport = Recorder(count)
     workers = Workers(store.queue, transport, QueueSettings(workers=4),
                       Bouncer(store.notices, "mx.relay.example", "relay.example"),
-                      Heartbeat(store.processes))
+                      Heartbeat(store.processes), Metrics())
     running = asyncio.create_task(workers.run())
     try:
         await asyncio.sleep(0.2)  # every worker's first claim finds nothing
@@ -104,7 +105,7 @@ async def test_a_store_failure_mid_batch_gives_the_rest_back_at_once(
     transport = Recorder(len(large))
     workers = Workers(store.queue, transport, QueueSettings(workers=1),
                       Bouncer(store.notices, "mx.relay.example", "relay.example"),
-                      Heartbeat(store.processes))
+                      Heartbeat(store.processes), Metrics())
     running = asyncio.create_task(workers.run())
     try:
         await asyncio.wait_for(broke.wait(), 3)

@@ -11,6 +11,7 @@ import pytest
 from relay import replies
 from relay.intake import Intake
 from relay.message import Transaction
+from relay.metrics import Metrics
 from relay.model import QuotaDecision, QuotaRule, Refusal, Route
 from relay.pipeline import Pipeline, Step
 from relay.policy.quota import DailyQuota
@@ -64,7 +65,7 @@ class Refusals:
 
 def intake(steps: Sequence[Step], accept: Recorded, refusals: Refusals | None = None) -> Intake:
     return Intake(Pipeline(rcpt=(), data={"seller-to-buyer": tuple(steps)}), accept,
-                  routes=None, refusals=refusals or Refusals())  # type: ignore[arg-type]
+                  routes=None, refusals=refusals or Refusals(), counts=Metrics())  # type: ignore[arg-type]
 
 
 def tx() -> Transaction:

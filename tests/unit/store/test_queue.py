@@ -32,6 +32,20 @@ async def accept(store: Store, message_id: str, delivered: bytes = b"delivered f
     ))
 
 
+class TestBacklog:
+    async def test_depth_and_oldest_entry(self, store: Store) -> None:
+        """What the metrics and the health check read: 0 and None when empty."""
+        empty = await store.queue.backlog()
+        assert (empty.depth, empty.oldest, empty.oldest_age(datetime.now(UTC))) == (0, None, 0)
+        before = datetime.now(UTC)
+        await accept(store, "m1")
+        backlog = await store.queue.backlog()
+        assert backlog.depth == 1
+        assert backlog.oldest is not None
+        assert before - timedelta(seconds=1) <= backlog.oldest <= datetime.now(UTC)
+        assert backlog.oldest_age(backlog.oldest + timedelta(seconds=90)) == 90
+
+
 class TestClaim:
     async def test_accepted_message_is_queued_with_its_delivered_form(self, store: Store) -> None:
         await accept(store, "m1")

@@ -1,0 +1,1 @@
+"""HTTP fronts inside the relay's event loop (aiohttp): the metrics listener now, the API later."""
