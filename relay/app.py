@@ -229,6 +229,7 @@ class Relay:
         self._factory = protocol_factory(
             self.front,
             self.connections,
+            self.metrics,
             hostname=s.hostname,
             max_message_size=s.max_message_size,
             timeout=s.timeout,

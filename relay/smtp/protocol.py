@@ -27,10 +27,10 @@ log = structlog.get_logger("relay.smtp")
 
 # aiosmtpd's own fixed replies, reworded with enhanced codes (RFC 3463).
 _AIOSMTPD_REPLIES = {
-    "552 Error: Too much mail data": str(replies.S552_TOO_BIG),
-    "552 Error: message size exceeds fixed maximum message size": str(replies.S552_TOO_BIG),
+    "552 Error: Too much mail data": replies.S552_TOO_BIG,
+    "552 Error: message size exceeds fixed maximum message size": replies.S552_TOO_BIG,
     # Its fixed budget of five unknown commands; it closes the connection after this line.
-    "502 5.5.1 Too many unrecognized commands, goodbye.": str(replies.S421_TOO_MANY_ERRORS),
+    "502 5.5.1 Too many unrecognized commands, goodbye.": replies.S421_TOO_MANY_ERRORS,
 }
 
 
@@ -45,6 +45,12 @@ class RelayEnvelope(Envelope):
         super().__init__()
         self.tx_id = tx_id
         self.tx: Transaction | None = None
+
+
+class Counts(Protocol):
+    """Refusals by rule (relay.metrics.Metrics): here, those aiosmtpd makes itself (size)."""
+
+    def refused(self, reply: Reply) -> None: ...
 
 
 class Sessions(Protocol):
@@ -73,8 +79,9 @@ def _help_of(original: Any) -> Callable[[_Command], _Command]:
 
 
 class RelaySMTP(SMTP):
-    def __init__(self, handler: Any, sessions: Sessions, **kwargs: Any) -> None:
+    def __init__(self, handler: Any, sessions: Sessions, counts: Counts, **kwargs: Any) -> None:
         self._sessions = sessions
+        self._counts = counts
         self._turned_away = False
         self._closing = False
         self._errors = self._junk = self._commands = 0
@@ -155,7 +162,11 @@ class RelaySMTP(SMTP):
         """
         error = False
         if isinstance(status, str):
-            status = _AIOSMTPD_REPLIES.get(status, status)
+            own = _AIOSMTPD_REPLIES.get(status)
+            if own is not None:
+                status = str(own)
+                if own.rule is not None:  # a message refused for its size
+                    self._counts.refused(own)
             if status[:1] in ("4", "5"):
                 log.info("smtp.refused", code=int(status[:3]), reply=status)
                 error = not status.startswith("421")  # a 421 closes the session anyway

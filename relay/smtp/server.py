@@ -9,7 +9,7 @@ from collections.abc import Callable
 from relay import replies
 from relay.replies import Reply
 from relay.smtp.handler import Handler
-from relay.smtp.protocol import RelaySMTP
+from relay.smtp.protocol import Counts, RelaySMTP
 
 
 class Connections:
@@ -59,6 +59,7 @@ class Connections:
 def protocol_factory(
     handler: Handler,
     connections: Connections,
+    counts: Counts,
     *,
     hostname: str,
     max_message_size: int,
@@ -70,6 +71,7 @@ def protocol_factory(
         return RelaySMTP(
             handler,
             connections,
+            counts,
             hostname=hostname,
             data_size_limit=max_message_size,
             timeout=timeout,

@@ -63,7 +63,7 @@ class TestMetrics:
     ) -> None:
         """Accepted by kind, refused by rule and code class, deliveries by outcome, the
         latency histogram and the queue gauges all match what the SMTP traffic did."""
-        world = await make_world(metrics=ON)
+        world = await make_world(metrics=ON, server={"max_message_size": 20_000})
         sink = world.upstream.handler
         sink.refuse[SELLER] = "451 4.2.1 mailbox busy, try later"  # buyer-to-seller defers
         sink.refuse["ops@marketplace.example"] = "550 5.1.1 no such mailbox"  # admin bounces
@@ -79,6 +79,8 @@ class TestMetrics:
             assert (await c.send(SELLER, "friend@elsewhere.example", b"")).code == 550
             link = compose(SELLER, to_buyer, body="See https://cheaper.example/deal\n")
             assert (await c.send(SELLER, to_buyer, link)).code == 550
+            big = compose(SELLER, to_buyer, body=("x" * 70 + "\n") * 400)
+            assert (await c.send(SELLER, to_buyer, big)).code == 552  # counted by aiosmtpd's side
             assert (await c.mail(SELLER)).code == 250
             assert (await c.rcpt(to_buyer)).code == 250
             assert (await c.rcpt(postmaster)).code == S452_ONE_ALIAS.code
@@ -101,7 +103,8 @@ class TestMetrics:
                    for (name, labels), v in s.items()
                    if name == "relay_messages_refused_total" and v}
         assert refused == {("unknown-alias", "5xx"): 1, ("not-local", "5xx"): 1,
-                           ("offsite-link", "5xx"): 1, ("one-recipient", "4xx"): 1}
+                           ("offsite-link", "5xx"): 1, ("one-recipient", "4xx"): 1,
+                           ("message-too-large", "5xx"): 1}
         assert value(s, "relay_messages_refused_total", reason="opted-out",
                      code_class="5xx") == 0  # every rule's series is there from the start
         assert value(s, "relay_deliveries_total", outcome="expired") == 0
