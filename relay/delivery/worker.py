@@ -22,16 +22,14 @@ from relay.ports import DeliveryQueue
 log = structlog.get_logger("relay.delivery")
 
 POLL_SECONDS = 5.0
+# Entries one worker claims at a time: fewer claim commits under load, little latency.
+BATCH = 8
 
 
 class Counts(Protocol):
     """What the workers count (relay.metrics.Metrics): each delivery's outcome."""
 
     def delivery(self, outcome: DeliveryOutcome, queued_at: datetime | None = None) -> None: ...
-
-
-# Entries one worker claims at a time: fewer claim commits under load, little latency.
-BATCH = 8
 
 
 class Workers:
