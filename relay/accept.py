@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from relay.addresses import message_ids, normalise_address, relay_message_id
 from relay.delivery.verp import bounce_address
-from relay.message import Transaction, header_text
+from relay.message import Transaction, header_text, stamp_results
 from relay.model import Accepted
 from relay.ports import Acceptance
 
@@ -38,7 +38,8 @@ class Acceptor:
             original_message_id=original_ids[0] if original_ids else None,
             relay_message_id=relay_message_id(tx.id, self._domain),
             parent_id=tx.parent_id,
-            received=tx.received,
+            received=tx.received if tx.authentication is None
+            else stamp_results(tx.received, tx.authentication),
             delivered=tx.delivered or b"",
             envelope_from=bounce_address(tx.id, self._domain, self._key),
             deliver=deliver,

@@ -20,6 +20,9 @@ import structlog
 from relay import health, logs, systemd
 from relay.accept import Acceptor
 from relay.archive.checkpoints import Checkpointer
+from relay.auth.check import SenderCheck
+from relay.auth.resolver import LookupHook, NoSystemResolver, Resolver, count_nothing
+from relay.auth.resolver import build as build_resolver
 from relay.config import ConfigError, Settings, config_path, load
 from relay.config.changes import compare
 from relay.content.attachments import Attachments
@@ -44,6 +47,7 @@ from relay.listening import cannot_listen
 from relay.metrics import Metrics
 from relay.model import QuotaRule
 from relay.pipeline import Pipeline, Step
+from relay.policy.authentication import SenderAuthentication
 from relay.policy.automatic import Automatic
 from relay.policy.cases import Cases
 from relay.policy.loop import HopLimit
@@ -64,7 +68,8 @@ DRAIN_SECONDS = 30.0
 
 
 def build_pipeline(
-    settings: Settings, store: Store, bouncer: Bouncer, verp_key: bytes
+    settings: Settings, store: Store, bouncer: Bouncer, verp_key: bytes,
+    on_lookup: LookupHook = count_nothing,
 ) -> Pipeline:
     """The whole policy in one screen: what runs, in order, for each kind of mail.
 
@@ -85,9 +90,12 @@ def build_pipeline(
         off_platform.append(ContactDetails(content.contact_details))
     seller_rules = tuple(off_platform) if "seller" in content.links_apply_to else ()
     buyer_rules = tuple(off_platform) if "buyer" in content.links_apply_to else ()
+    # Sender authentication: after the cheap From check, before anything reads the store.
+    authenticated = sender_authentication(settings, on_lookup)
     seller_to_buyer: tuple[Step, ...] = (
         HopLimit(max_hops),
         HeaderSender(),
+        *authenticated,
         Threading(store.messages),
         OrderOf(store.pairs),
         Automatic(),
@@ -105,6 +113,7 @@ def build_pipeline(
     buyer_to_seller: tuple[Step, ...] = (
         HopLimit(max_hops),
         HeaderSender(),
+        *authenticated,
         Threading(store.messages),
         OrderOf(store.pairs),
         Automatic(),
@@ -127,6 +136,21 @@ def build_pipeline(
             "bounce": (HopLimit(max_hops), BounceReport(bouncer)),
         },
     )
+
+
+def sender_authentication(settings: Settings, on_lookup: LookupHook) -> tuple[Step, ...]:
+    """The step, with `auth.require = "dkim-or-spf"`; none (and no DNS at all) otherwise.
+
+    Its DNS resolver is built here, so a reload takes up new `[dns]` settings.
+    """
+    if settings.auth.require == "none":
+        return ()
+    try:
+        resolver = Resolver(build_resolver(settings.dns), on_lookup)
+    except NoSystemResolver as exc:
+        raise ConfigError(f"dns.nameservers: not set, and the system names no resolver "
+                          f"({exc})") from None
+    return (SenderAuthentication(SenderCheck(resolver), settings.server.hostname),)
 
 
 async def submission_intake(settings: Settings, store: Store) -> Intake:
@@ -193,7 +217,7 @@ class Relay:
         tls = server_tls(self.settings)
         self._verp_key = await self.store.secrets.key("verp")
         self._accept = Acceptor(self.store.messages, domain, self._verp_key, self.workers.wake)
-        self._open_front(self.settings, tls)
+        self._open_front(self.settings, tls, self._pipeline(self.settings, self.bouncer))
         self._running = asyncio.create_task(self._run(), name="relay")
         await self._server.start_serving()
         self.address = self._server.sockets[0].getsockname()[:2]
@@ -215,11 +239,14 @@ class Relay:
         return await health.check(self.store, self.store.queue,
                                   self.settings.metrics.stuck_after)
 
-    def _open_front(self, settings: Settings, tls: ssl.SSLContext | None) -> None:
+    def _pipeline(self, settings: Settings, bouncer: Bouncer) -> Pipeline:
+        return build_pipeline(settings, self.store, bouncer, self._verp_key)
+
+    def _open_front(self, settings: Settings, tls: ssl.SSLContext | None,
+                    pipeline: Pipeline) -> None:
         """New sessions get a front built from `settings`; sessions in progress keep theirs."""
         assert self._accept is not None
         s = settings.server
-        pipeline = build_pipeline(settings, self.store, self.bouncer, self._verp_key)
         self.intake = Intake(pipeline, self._accept, self.store.directory, self.store.messages,
                              self.metrics)
         self.front = Handler(self.intake)
@@ -252,19 +279,20 @@ class Relay:
         tls = server_tls(applied)
         dkim_key = load_key(applied.dkim)
         upstream = _upstream(applied, self.signer) if "upstream" in change.changed else None
+        bouncer = Bouncer(self.store.notices, applied.server.hostname, applied.aliases.domain)
+        pipeline = self._pipeline(applied, bouncer)
         if "logging" in change.changed:
             logs.configure(applied.logging, applied.aliases.domain)
         self.settings = applied
         self.signer.key = dkim_key
-        self.bouncer = Bouncer(self.store.notices, applied.server.hostname,
-                               applied.aliases.domain)
+        self.bouncer = bouncer
         self.workers.reconfigure(applied.queue, self.bouncer)
         archive = applied.archive
         self.checkpoints.reconfigure(archive.checkpoint_file, archive.checkpoint_key_file,
                                      archive.checkpoint_interval)
         if upstream is not None:
             await self.transport.replace(upstream)
-        self._open_front(applied, tls)
+        self._open_front(applied, tls, pipeline)
         log.info("config.reloaded", changed=list(change.changed))
 
     def request_reload(self) -> None:

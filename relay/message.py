@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from email.parser import BytesHeaderParser
 from email.policy import EmailPolicy
 from typing import Any
 
-from relay.model import PairPolicy, QueuedNotice, Route
+from relay.model import AuthenticationResults, PairPolicy, QueuedNotice, Route, SmtpClient
 from relay.replies import S554_TOO_DEEP, Refused
 
 _CHUNK = 8192  # what Parser.parse reads at a time: the parser sees the same feed as before
@@ -32,6 +33,9 @@ class Transaction:
     id: str
     peer: str
     mail_from: str  # lower-cased; "" for the null sender
+    # The SMTP client, for sender authentication; None for mail submitted without SMTP
+    # (`relay send`, the API), which the submitting front vouches for.
+    client: SmtpClient | None = None
     candidate: str = ""  # the RCPT address the RCPT steps are deciding on
     route: Route | None = None
     received: bytes = b""
@@ -48,6 +52,9 @@ class Transaction:
     about: str | None = None  # for a bounce at a VERP address: the message it reports on
     notice: QueuedNotice | None = None  # the notice a reported bounce makes for its sender
     contact_reason: str | None = None  # a critical contact reason that let it past an opt-out
+    # The sender-authentication verdict (relay.policy.authentication), archived with the
+    # received form (stamp_results), never delivered.
+    authentication: AuthenticationResults | None = None
     pair: PairPolicy | None = None  # the pair's standing, read once by the rules that need it
     # What steps took that must be given back if the message is not queued after all
     # (a quota reservation): intake runs these when a later step stops the message.
@@ -195,6 +202,29 @@ def seven_bit_head(data: bytes) -> bytes:
     headers = BytesHeaderParser(policy=SMTP_7BIT_HEADERS).parsebytes(head + b"\r\n")
     fold = SMTP_7BIT_HEADERS.fold_binary
     return b"".join(fold(name, value) for name, value in headers.raw_items()) + body
+
+
+_RESULTS_FIELD = re.compile(rb"Authentication-Results[ \t]*:", re.IGNORECASE)
+_COMMENT = re.compile(rb"\([^()]*\)")
+
+
+def stamp_results(received: bytes, results: AuthenticationResults) -> bytes:
+    """`received` with our Authentication-Results on top, and none that claims our
+    authserv-id (RFC 8601 §5: a sender could forge one to look checked)."""
+    field = f"Authentication-Results: {results.authserv_id};\r\n\t{results.value}\r\n"
+    end = received.find(b"\r\n\r\n")
+    head, body = (received, b"") if end < 0 else (received[: end + 2], received[end + 2 :])
+    ours = results.authserv_id.lower().encode("ascii", "replace")
+    fields = re.split(rb"(?<=\r\n)(?![ \t])", head)
+    kept = [f for f in fields if not (_RESULTS_FIELD.match(f) and _claims(f, ours))]
+    return field.encode("ascii", "replace") + b"".join(kept) + body
+
+
+def _claims(field: bytes, authserv_id: bytes) -> bool:
+    """Whether an Authentication-Results field's authserv-id is `authserv_id`."""
+    value = _COMMENT.sub(b" ", field.split(b":", 1)[1])
+    first = value.replace(b";", b" ; ").split()
+    return bool(first) and first[0].lower() == authserv_id
 
 
 def has_bare_line_ending(data: bytes) -> bool:

@@ -34,6 +34,23 @@ CASE_STATES: tuple[CaseState, ...] = get_args(CaseState)
 
 
 @dataclass(frozen=True)
+class SmtpClient:
+    """Who handed a message over SMTP: what sender authentication checks (SPF)."""
+
+    ip: str
+    helo: str
+
+
+@dataclass(frozen=True)
+class AuthenticationResults:
+    """The sender-authentication verdict, kept in the archived received form (RFC 8601):
+    `value` is what follows `authserv_id` in the field."""
+
+    authserv_id: str
+    value: str
+
+
+@dataclass(frozen=True)
 class SellerRecord:
     id: str
     name: str

@@ -139,6 +139,30 @@ S550_CASE_CLOSED = Reply(
     " write a new message (not a reply) to start a new conversation",
     rule="case-closed",
 )
+# Sender authentication (SPEC §2.1, RFC 7372). 5.7.26 "multiple authentication checks
+# failed": the message passed neither DKIM nor SPF; the step words what failed.
+S550_NOT_AUTHENTICATED = Reply(
+    550, "5.7.26",
+    "Your message could not be authenticated: no DKIM signature for your domain verified and"
+    " SPF for your domain did not pass; ask your mail provider to set up DKIM or SPF",
+    rule="not-authenticated",
+)
+# Nothing passed and a DNS lookup that might have made it pass failed (timeout, SERVFAIL):
+# temporary, so the sender's server tries again. 4.7.24 "SPF validation error" (RFC 7372
+# §3.3, for temporary SPF errors too) when the SPF record could not be read; else 4.7.5
+# "cryptographic failure" (RFC 3463: a key needed to verify was not available).
+S451_SPF_TEMPERROR = Reply(
+    451, "4.7.24",
+    "Your message could not be authenticated just now: the SPF lookup failed; your server"
+    " will try again later",
+    rule="authentication-unavailable",
+)
+S451_DKIM_TEMPERROR = Reply(
+    451, "4.7.5",
+    "Your message could not be authenticated just now: the DKIM key lookup failed; your"
+    " server will try again later",
+    rule="authentication-unavailable",
+)
 S501_CONTROL_CHARACTER = Reply(
     501, "5.5.2", "The command contains a control character, which no address can hold"
 )

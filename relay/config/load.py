@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, cast, get_args, get_origin, get_type_hints
 
 from relay.addresses import MIN_ENTROPY_BITS, local_part_length, normalise_address
-from relay.config.settings import Duration, Settings, Size, UpstreamSettings, host_port
+from relay.config.settings import (
+    Duration,
+    Settings,
+    Size,
+    UpstreamSettings,
+    host_port,
+    nameserver_address,
+)
 from relay.model import ORDER_STATUSES
 
 DEFAULT_CONFIG = Path("config/relay.toml")
@@ -270,10 +277,21 @@ def _validate_dkim(settings: Settings, fail: Fail) -> None:
              "to align with the From of the mail relay sends")
 
 
+def _validate_dns(settings: Settings, fail: Fail) -> None:
+    for entry in settings.dns.nameservers:
+        try:
+            nameserver_address(entry)
+        except ValueError as exc:
+            fail("dns.nameservers", str(exc))
+    if not 0 < settings.dns.timeout <= 60:
+        fail("dns.timeout", "must be more than 0s and at most 60s")
+
+
 def _validate(settings: Settings) -> None:
     """Checks that span keys or need more than a type."""
     for check in (_validate_server, _validate_identity, _validate_delivery, _validate_listeners,
-                  _validate_html, _validate_policy, _validate_links, _validate_dkim):
+                  _validate_html, _validate_policy, _validate_links, _validate_dkim,
+                  _validate_dns):
         check(settings, _fail)
 
 

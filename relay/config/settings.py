@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,9 +127,30 @@ class AuthSettings:
     require: Literal["none", "dkim-or-spf"] = "none"
 
 
+def nameserver_address(entry: str) -> tuple[str, int]:
+    """A `[dns] nameservers` entry ("192.0.2.53", "192.0.2.53:5353", "2001:db8::53",
+    "[2001:db8::53]:5353") as an IP address and port; ValueError says what is wrong."""
+    try:
+        return str(ipaddress.ip_address(entry)), 53
+    except ValueError:
+        pass
+    host, port = host_port(entry, 53)
+    try:
+        return str(ipaddress.ip_address(host)), port
+    except ValueError:
+        raise ValueError(f"{entry!r} is not an IP address, IP:port or [IPv6]:port") from None
+
+
 @dataclass(frozen=True)
 class DnsSettings:
-    nameservers: tuple[str, ...] = ()
+    nameservers: tuple[str, ...] = ()  # default: the system resolver (/etc/resolv.conf)
+    # One lookup's limit (dnspython's lifetime: all its tries); past it the check is a
+    # temperror and the sender hears 451.
+    timeout: Duration = Duration(5)
+
+    @property
+    def addresses(self) -> tuple[tuple[str, int], ...]:
+        return tuple(nameserver_address(entry) for entry in self.nameservers)
 
 
 @dataclass(frozen=True)
@@ -197,7 +219,5 @@ class Settings:
 # loads) but that nothing reads yet: check-config says so instead of showing
 # them as if in force. Remove a name in the change that builds its feature.
 NOT_IN_FORCE: tuple[str, ...] = (
-    "auth",
-    "dns",
     "api",
 )

@@ -58,7 +58,8 @@ _STOPWORDS = frozenset({"a", "an", "the", "and", "or", "of", "to", "in", "on", "
 
 
 @functools.cache
-def _psl() -> PublicSuffixList:
+def public_suffix_list() -> PublicSuffixList:
+    """The list the package bundles (ICANN and private sections), loaded once on first use."""
     return PublicSuffixList()
 
 
@@ -73,12 +74,12 @@ def plain_host(written: str) -> str:
 
 def known_suffix(host: str) -> bool:
     """Whether the host ends in a suffix of the Public Suffix List and has a name below it."""
-    return _psl().privatesuffix(host, accept_unknown=False) is not None
+    return public_suffix_list().privatesuffix(host, accept_unknown=False) is not None
 
 
 def is_public_suffix(domain: str) -> bool:
     """Whether anyone can register names under `domain` ("com", "co.uk", "blogspot.com")."""
-    return _psl().is_public(domain)
+    return public_suffix_list().is_public(domain)
 
 
 def within(host: str, domains: frozenset[str]) -> bool:

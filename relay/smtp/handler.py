@@ -14,6 +14,7 @@ from relay import replies
 from relay.addresses import normalise_address
 from relay.intake import Intake
 from relay.message import Transaction
+from relay.model import SmtpClient
 from relay.replies import Deferred, Refused
 from relay.smtp.limits import too_long
 from relay.smtp.protocol import RelayEnvelope
@@ -53,7 +54,8 @@ class Handler:
             sender = "" if address in ("", "<>") else normalise_address(address)
         except ValueError:
             return str(replies.S553_BAD_SENDER)
-        envelope.tx = Transaction(id=envelope.tx_id, peer=_peer(session), mail_from=sender)
+        envelope.tx = Transaction(id=envelope.tx_id, peer=_peer(session), mail_from=sender,
+                                  client=_client(session))
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         log.info("mail.from", peer=envelope.tx.peer, sender=sender)
@@ -99,6 +101,12 @@ class Handler:
     async def handle_exception(self, error: Exception) -> str:
         log.error("session.failed", exc_info=error)
         return str(replies.S451_INTERNAL)
+
+
+def _client(session: Session) -> SmtpClient:
+    peer = session.peer
+    ip = peer[0] if isinstance(peer, tuple) and peer else str(peer)
+    return SmtpClient(ip=str(ip), helo=session.host_name or "")
 
 
 def _peer(session: Session) -> str:

@@ -114,6 +114,22 @@ class TestValues:
         assert settings.store.url.startswith("sqlite+aiosqlite:///var/")
 
 
+class TestDns:
+    def test_nameservers_with_and_without_ports(self) -> None:
+        settings = parse({"dns": {"nameservers": [
+            "192.0.2.53", "192.0.2.54:5353", "2001:db8::53", "[2001:db8::54]:5353"]}},
+            environ={})
+        assert settings.dns.addresses == (
+            ("192.0.2.53", 53), ("192.0.2.54", 5353), ("2001:db8::53", 53),
+            ("2001:db8::54", 5353))
+
+    def test_defaults(self) -> None:
+        settings = parse({}, environ={})
+        assert settings.auth.require == "none"
+        assert settings.dns.nameservers == ()
+        assert settings.dns.timeout == 5.0
+
+
 class TestErrors:
     @pytest.mark.parametrize(
         ("document", "message"),
@@ -149,6 +165,11 @@ class TestErrors:
             ({"content": {"links": "warn"}}, 'content.links: expected one of "reject"'),
             ({"content": {"links_apply_to": ["admin"]}}, "content.links_apply_to[0]: expected"),
             ({"dkim": {"selector": "s1"}}, "dkim.private_key_file: needed with dkim.selector"),
+            ({"auth": {"require": "dkim"}}, 'auth.require: expected one of "none"'),
+            ({"dns": {"nameservers": ["ns.example"]}},
+             "dns.nameservers: 'ns.example' is not an IP address"),
+            ({"dns": {"nameservers": ["192.0.2.53:dns"]}}, "dns.nameservers: 'dns' is not a port"),
+            ({"dns": {"timeout": "0s"}}, "dns.timeout: must be more than 0s"),
             ({"dkim": {"private_key_file": "k.pem"}}, "dkim.selector: needed with"),
             ({"dkim": {"domain": "relay.example"}}, "dkim.domain: needs dkim.selector"),
             ({"dkim": {"selector": "s_1", "private_key_file": "k.pem"}},

@@ -12,20 +12,18 @@ class TestNotInForce:
     def test_json_names_what_is_not_in_force_beside_unchanged_sections(self) -> None:
         settings = parse({}, environ={})
         document = as_json(settings)
-        assert document["not_in_force"] == [
-            "auth", "dns", "api",
-        ]
+        assert document["not_in_force"] == ["api"]
         assert {k: v for k, v in document.items() if k != "not_in_force"} == effective(settings)
         assert document["policy"]["quota_base"] == 600
 
     def test_text_marks_each_such_section_and_key_with_a_comment(self) -> None:
         text = as_text(parse({}, environ={}))
         lines = text.splitlines()
-        for section in ("auth", "dns", "api"):
+        for section in ("api",):
             assert lines[lines.index(f"[{section}]") - 1] == NOT_IN_FORCE_NOTE
         for section in ("server", "aliases", "store", "upstream", "queue", "admin", "logging",
                         "content", "policy", "contact_reasons", "templates", "archive", "dkim",
-                        "metrics"):
+                        "metrics", "auth", "dns"):
             assert lines[lines.index(f"[{section}]") - 1] != NOT_IN_FORCE_NOTE
         assert lines[lines.index("max_attachment_bytes = 10485760") - 1] != NOT_IN_FORCE_NOTE
         assert lines[lines.index("retention_days = 730") - 1] != NOT_IN_FORCE_NOTE

@@ -1,0 +1,35 @@
+"""DMARC's relaxed alignment (RFC 7489 §3.1): two domains align when their organisational
+domains are the same.
+
+The organisational domain is the registrable one: the public suffix and one label more
+(RFC 7489 §3.2), by the Public Suffix List the `publicsuffixlist` package bundles (the
+one relay.content.spotting reads), private suffixes included, so two sites under
+github.io are two organisations. A name outside any listed suffix counts as under a
+one-label suffix ("shop.example" for "mail.shop.example"); a public suffix itself is
+its own.
+"""
+
+from __future__ import annotations
+
+from relay.content.spotting import public_suffix_list
+
+
+def ascii_domain(domain: str) -> str:
+    """`domain` lower-cased, without a final dot, in A-labels where it is an IDN."""
+    name = domain.strip().rstrip(".").lower()
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return name
+
+
+def organisational_domain(domain: str) -> str:
+    name = ascii_domain(domain)
+    found: str | None = public_suffix_list().privatesuffix(name)
+    return found or name
+
+
+def aligned(domain: str, from_domain: str) -> bool:
+    """Whether an authenticated `domain` (DKIM d=, the MAIL FROM domain) counts for a
+    message whose From is at `from_domain`."""
+    return bool(domain) and organisational_domain(domain) == organisational_domain(from_domain)

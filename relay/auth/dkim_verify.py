@@ -1,0 +1,123 @@
+"""DKIM verification (RFC 6376) with dkimpy, its key lookups done first on the async resolver.
+
+Each signature's key record is fetched with relay.auth.resolver; dkimpy then verifies
+with a `dnsfunc` that only hands back what was fetched, so dkimpy does no I/O. Hashing
+a large body is CPU work: as for signing (relay.delivery.dkim), messages up to
+ON_LOOP_MAX are verified on the event loop and larger ones in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import dkim
+import dkim.util
+
+from relay.auth.resolver import DnsTemporary, Resolver
+
+DkimOutcome = Literal["pass", "fail", "permerror", "temperror"]
+MAX_SIGNATURES = 5  # verified per message; more is a sender making work for us
+ON_LOOP_MAX = 32 * 1024  # as relay.delivery.dkim: below it, a thread costs more than it saves
+_FIELD = re.compile(rb"^DKIM-Signature[ \t]*:", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DkimResult:
+    """One signature's result; `domain` is its d= ("" when it has none)."""
+
+    outcome: DkimOutcome
+    domain: str
+    selector: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class _Signature:
+    index: int  # among the message's DKIM-Signature fields, as dkimpy counts them
+    domain: str
+    selector: str
+
+    @property
+    def key_name(self) -> str:
+        return f"{self.selector}._domainkey.{self.domain}"
+
+
+def _signatures(message: bytes) -> tuple[list[_Signature], list[DkimResult]]:
+    """The signatures worth a key lookup, and the results of those too broken for one."""
+    end = message.find(b"\r\n\r\n")
+    head = message[: end + 2] if end >= 0 else message
+    fields = re.split(rb"\r\n(?![ \t])", head)
+    values = [f.split(b":", 1)[1] for f in fields if _FIELD.match(f)]
+    found: list[_Signature] = []
+    broken: list[DkimResult] = []
+    for index, value in enumerate(values[:MAX_SIGNATURES]):
+        try:
+            tags = dkim.util.parse_tag_value(value)
+            domain = tags[b"d"].decode("ascii").strip().lower().rstrip(".")
+            selector = tags[b"s"].decode("ascii").strip().lower()
+        except (dkim.util.InvalidTagValueList, KeyError, UnicodeDecodeError):
+            broken.append(DkimResult("permerror", "", "", "the signature cannot be read"))
+            continue
+        found.append(_Signature(index, domain, selector))
+    return found, broken
+
+
+async def _key(resolver: Resolver, signature: _Signature) -> bytes | None:
+    """The key record's text (the first TXT record, as dkimpy takes it), or None."""
+    records = await resolver.lookup(signature.key_name, "TXT")
+    return b"".join(records[0].strings) if records else None
+
+
+async def verify(message: bytes, resolver: Resolver) -> list[DkimResult]:
+    """A result for each of the first MAX_SIGNATURES signatures; [] for an unsigned message."""
+    signatures, results = _signatures(message)
+    fetched = await asyncio.gather(*(_key(resolver, s) for s in signatures),
+                                   return_exceptions=True)
+    keys: dict[bytes, bytes] = {}
+    to_verify: list[_Signature] = []
+    for signature, key in zip(signatures, fetched, strict=True):
+        if isinstance(key, DnsTemporary):
+            results.append(DkimResult("temperror", signature.domain, signature.selector,
+                                      f"the key lookup failed ({key})"))
+        elif isinstance(key, BaseException):
+            raise key
+        elif key is None:
+            results.append(DkimResult("permerror", signature.domain, signature.selector,
+                                      f"no DKIM key is published at {signature.key_name}"))
+        else:
+            keys[signature.key_name.encode() + b"."] = key
+            to_verify.append(signature)
+    if to_verify:
+        if len(message) <= ON_LOOP_MAX:
+            results.extend(_verify_all(message, to_verify, keys))
+        else:
+            results.extend(await asyncio.to_thread(_verify_all, message, to_verify, keys))
+    return results
+
+
+def _verify_all(message: bytes, signatures: list[_Signature],
+                keys: Mapping[bytes, bytes]) -> list[DkimResult]:
+    def dnsfunc(name: bytes, timeout: float = 5) -> bytes | None:
+        return keys.get(name.lower())
+
+    return [_verify_one(message, s, dnsfunc) for s in signatures]
+
+
+def _verify_one(message: bytes, signature: _Signature, dnsfunc: object) -> DkimResult:
+    domain, selector = signature.domain, signature.selector
+    try:
+        ok = dkim.DKIM(message).verify(idx=signature.index, dnsfunc=dnsfunc)
+    except dkim.ValidationError as exc:
+        reason = str(exc)
+        if reason.startswith("body hash mismatch"):
+            reason = "the body was changed after it was signed"
+        return DkimResult("fail", domain, selector, reason)
+    except dkim.DKIMException as exc:
+        return DkimResult("permerror", domain, selector, str(exc))
+    if ok:
+        return DkimResult("pass", domain, selector)
+    return DkimResult("fail", domain, selector, "the signature does not match the message")
