@@ -13,6 +13,7 @@ import dkim
 import pytest
 
 from relay import replies
+from relay.config import AuthSettings, DnsSettings
 from relay.dkim_keys import new_key, private_pem, record_name, txt_value
 from relay.operations import Context
 from relay.operations.messages import show_message
@@ -252,6 +253,20 @@ class TestNotChecked:
         answer = await seller_sends(world)
         assert answer.code == 250, answer
         assert dns_server.queries == []
+
+
+class TestReload:
+    async def test_a_reload_turns_it_on(self, make_world: WorldFactory,
+                                        dns_server: DnsServer) -> None:
+        """auth.require and [dns] apply to the sessions that start after a reload."""
+        world = await make_world()
+        assert (await seller_sends(world)).code == 250
+        settings = world.relay.settings
+        await world.relay.reload(dataclasses.replace(
+            settings, auth=AuthSettings(require="dkim-or-spf"),
+            dns=DnsSettings(nameservers=(dns_server.nameserver,))))
+        assert refused_for_authentication(await seller_sends(world))
+        assert (SHOP, "TXT", "udp") in dns_server.queries
 
 
 class TestRecord:
