@@ -240,7 +240,9 @@ class Relay:
                                   self.settings.metrics.stuck_after)
 
     def _pipeline(self, settings: Settings, bouncer: Bouncer) -> Pipeline:
-        return build_pipeline(settings, self.store, bouncer, self._verp_key)
+        """The steps for new sessions; sender authentication's DNS lookups are counted."""
+        return build_pipeline(settings, self.store, bouncer, self._verp_key,
+                              self.metrics.dns_lookup)
 
     def _open_front(self, settings: Settings, tls: ssl.SSLContext | None,
                     pipeline: Pipeline) -> None:

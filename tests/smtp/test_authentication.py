@@ -13,6 +13,7 @@ import dkim
 import pytest
 
 from relay import replies
+from relay.auth.resolver import OUTCOMES
 from relay.config import AuthSettings, DnsSettings
 from relay.dkim_keys import new_key, private_pem, record_name, txt_value
 from relay.operations import Context
@@ -29,6 +30,7 @@ from tests.smtp.conftest import (
     compose,
 )
 from tests.smtp.test_delivery import remote_bounce
+from tests.smtp.test_metrics import ON, scrape, value
 from tests.smtp.test_send import SHIPPING_VARS, _config
 
 SHOP = "acme-shop.example"  # SELLER's domain
@@ -267,6 +269,25 @@ class TestReload:
             dns=DnsSettings(nameservers=(dns_server.nameserver,))))
         assert refused_for_authentication(await seller_sends(world))
         assert (SHOP, "TXT", "udp") in dns_server.queries
+
+
+class TestMetrics:
+    @pytest.mark.usefixtures("quiet_relay_logs")
+    async def test_each_lookup_is_counted_by_outcome(self, make_world: WorldFactory,
+                                                     dns_server: DnsServer) -> None:
+        world = await make_world(metrics=ON, auth={"require": "dkim-or-spf"},
+                                 dns={"nameservers": [dns_server.nameserver], "timeout": "1s"})
+        dns_server.txt(SHOP, SPF_PASS)
+        dns_server.fail("mailbox.example")  # the buyer's domain
+        assert (await seller_sends(world)).code == 250
+        alias = world.aliases.seller_alias
+        async with Client(world.port) as client:
+            assert (await client.send(BUYER, alias, compose(BUYER, alias))).code == 451
+        samples = await scrape(world)
+        counted = {outcome: value(samples, "relay_dns_lookups_total", outcome=outcome)
+                   for outcome in OUTCOMES}
+        assert counted == {"ok": 1, "nxdomain": 0, "nodata": 0, "timeout": 0, "servfail": 1,
+                           "error": 0}
 
 
 class TestRecord:
