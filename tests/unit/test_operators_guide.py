@@ -324,3 +324,30 @@ def test_the_dns_records_parse_and_fit_the_configuration() -> None:
     assert keygen[0][keygen[0].index("--selector") + 1] == selector  # step 7's
     # The production example greets with the name the records give.
     assert tomllib.loads(PRODUCTION.read_text())["server"]["hostname"] == host
+
+
+# --- logs and alerts -------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_every_jq_filter_in_the_guide_runs_on_relays_log_lines() -> None:
+    """The filters, fed the guide's own sample of log lines (one of them `jq -c` of each)."""
+    (sample,) = [b for b in blocks("") if b.startswith('{"')]
+    filters = re.findall(r"\| jq (?:-c )?('[^']*'|\.)", operations())
+    assert len(filters) >= 5
+    for filter_ in filters:
+        result = subprocess.run(["jq", "-c", shlex.split(filter_)[0]], input=sample,
+                                capture_output=True, text=True, timeout=30, check=False)
+        assert result.returncode == 0, f"jq {filter_}: {result.stderr}"
+    # Each event the guide tells the reader to look for is one relay logs.
+    events = set(re.findall(r'\.event == "([\w.]+)"', operations()))
+    assert events <= {json.loads(line)["event"] for line in sample.splitlines()}
+
+
+def test_the_alert_rules_use_the_metrics_the_guide_lists() -> None:
+    (rules,) = blocks("yaml")
+    listed = set(re.findall(r"^\| `(relay_\w+)", operations(), re.M))
+    used = {re.sub(r"_(bucket|sum|count)$", "", name)
+            for name in re.findall(r"\b(relay_\w+)", rules)}
+    assert used
+    assert used <= listed
