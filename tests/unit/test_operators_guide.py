@@ -332,7 +332,7 @@ def test_the_dns_records_parse_and_fit_the_configuration() -> None:
 @pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
 def test_every_jq_filter_in_the_guide_runs_on_relays_log_lines() -> None:
     """The filters, fed the guide's own sample of log lines (one of them `jq -c` of each)."""
-    (sample,) = [b for b in blocks("") if b.startswith('{"')]
+    (sample,) = [b for b in blocks("") if b.startswith('{"') and '"event"' in b]
     filters = re.findall(r"\| jq (?:-c )?('[^']*'|\.)", operations())
     assert len(filters) >= 5
     for filter_ in filters:
@@ -344,10 +344,32 @@ def test_every_jq_filter_in_the_guide_runs_on_relays_log_lines() -> None:
     assert events <= {json.loads(line)["event"] for line in sample.splitlines()}
 
 
-def test_the_alert_rules_use_the_metrics_the_guide_lists() -> None:
+def _exposed() -> dict[str, dict[str, set[str]]]:
+    """Each sample name relay exposes, with the values each of its labels takes."""
+    from prometheus_client import generate_latest
+
+    from relay.metrics import Metrics
+
+    exposed: dict[str, dict[str, set[str]]] = {}
+    for line in generate_latest(Metrics().registry).decode().splitlines():
+        if (sample := re.match(r"(relay_\w+)(?:\{(.*)\})? ", line)) is not None:
+            labels = exposed.setdefault(sample[1], {})
+            for label, value in re.findall(r'(\w+)="([^"]*)"', sample[2] or ""):
+                labels.setdefault(label, set()).add(value)
+    return exposed
+
+
+def test_the_alert_rules_ask_for_series_relay_exposes() -> None:
+    """Names and label values: a rule on a misspelt series never fires."""
     (rules,) = blocks("yaml")
-    listed = set(re.findall(r"^\| `(relay_\w+)", operations(), re.M))
-    used = {re.sub(r"_(bucket|sum|count)$", "", name)
-            for name in re.findall(r"\b(relay_\w+)", rules)}
-    assert used
-    assert used <= listed
+    exposed = _exposed()
+    selectors = re.findall(r"\b(relay_\w+)(?:\{([^}]*)\})?", rules)
+    assert len(selectors) >= 5
+    for name, matchers in selectors:
+        assert name in exposed, name
+        for label, values in re.findall(r'(\w+)=~?"([^"]*)"', matchers):
+            assert set(values.split("|")) <= exposed[name][label], f"{name}{{{matchers}}}"
+    # The metrics the guide's text names are relay's too.
+    named = {re.sub(r"\{.*", "", n) for n in re.findall(r"`(relay_[\w{},]+)", operations())}
+    families = {re.sub(r"_(total|bucket|sum|count|created)$", "", n) for n in exposed}
+    assert {re.sub(r"_total$", "", n) for n in named} <= families | set(exposed)
