@@ -45,3 +45,53 @@ def too_long(address: str) -> bool:
         or len(local.encode("utf-8", "surrogateescape")) > MAX_LOCAL_PART
         or len(domain.encode("utf-8", "surrogateescape")) > MAX_DOMAIN
     )
+
+
+# RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its CRLF.
+MAX_REPLY_LINE = 512
+_REPLY = re.compile(r"(\d{3})[ ](\d\.\d{1,3}\.\d{1,3}[ ])?(.*)", re.DOTALL)
+
+
+def fold_reply(status: str) -> str:
+    """`status` as lines of at most MAX_REPLY_LINE octets, joined by CRLF for one push.
+
+    Some replies name what the sender sent (a signing domain, a file name), so their
+    sentence can outgrow one line; clients may cut or refuse a longer one. Each line
+    repeats the code and the enhanced code (RFC 2034 §3), and lines break between words.
+    """
+    if len(status.encode("utf-8")) + 2 <= MAX_REPLY_LINE or "\r\n" in status:
+        return status
+    match = _REPLY.fullmatch(status)
+    if match is None:
+        return status
+    code, enhanced, text = match.group(1), match.group(2) or "", match.group(3)
+    room = MAX_REPLY_LINE - 2 - len(code) - 1 - len(enhanced)
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        while len(word.encode("utf-8")) > room:  # longer than a line: cut it
+            head, word = _cut(word, room - len(line.encode("utf-8")) - (1 if line else 0))
+            if head:
+                lines.append(f"{line} {head}" if line else head)
+            elif line:
+                lines.append(line)
+            line = ""
+        candidate = f"{line} {word}" if line else word
+        if len(candidate.encode("utf-8")) > room:
+            lines.append(line)
+            candidate = word
+        line = candidate
+    lines.append(line)
+    last = len(lines) - 1
+    return "\r\n".join(f"{code}{' ' if i == last else '-'}{enhanced}{part}"
+                       for i, part in enumerate(lines))
+
+
+def _cut(word: str, octets: int) -> tuple[str, str]:
+    """The longest head of `word` within `octets` octets, and the rest."""
+    size = 0
+    for index, char in enumerate(word):
+        size += len(char.encode("utf-8"))
+        if size > octets:
+            return word[:index], word[index:]
+    return word, ""

@@ -21,7 +21,7 @@ from relay import replies
 from relay.message import Transaction, new_id
 from relay.replies import Reply
 from relay.smtp.data_reader import read_data
-from relay.smtp.limits import JUNK, MAX_COMMANDS, MAX_ERRORS, MAX_JUNK, has_control
+from relay.smtp.limits import JUNK, MAX_COMMANDS, MAX_ERRORS, MAX_JUNK, fold_reply, has_control
 
 log = structlog.get_logger("relay.smtp")
 
@@ -170,6 +170,7 @@ class RelaySMTP(SMTP):
             if status[:1] in ("4", "5"):
                 log.info("smtp.refused", code=int(status[:3]), reply=status)
                 error = not status.startswith("421")  # a 421 closes the session anyway
+            status = fold_reply(status)
         await super().push(status)
         if error:
             self._errors += 1
@@ -275,7 +276,7 @@ class RelaySMTP(SMTP):
             tx = envelope.tx_id if isinstance(envelope, RelayEnvelope) else new_id()
             with structlog.contextvars.bound_contextvars(tx=tx):
                 _refused(reply)
-            transport.write(f"{reply}\r\n".encode())
+            transport.write(f"{fold_reply(str(reply))}\r\n".encode())
             transport.close()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,33 @@ class TestRefused:
         answer = await seller_sends(checking, signed)
         assert refused_for_authentication(answer), answer
         assert f"it is DKIM-signed by bulk-mailer.example, not by {SHOP}" in answer.text
+
+    async def test_a_long_refusal_comes_in_lines_a_client_reads_whole(
+        self, checking: World, dns_server: DnsServer, key: Key
+    ) -> None:
+        """Five signers with long names make a sentence longer than a reply line may be
+        (RFC 5321: 512 octets): it comes as a multi-line 550, every line in the limit."""
+        alias = checking.aliases.buyer_alias
+        signed = compose(SELLER, alias)
+        signers = [letter * 60 + ".example" for letter in "vwxyz"]
+        for signer in signers:
+            publish(dns_server, key, signer, selector="s")
+            signed = sign(signed, key, signer, selector="s")
+        raw = await Raw.connect(checking.port)
+        await raw.reply()
+        for command in (b"EHLO client.example", f"MAIL FROM:<{SELLER}>".encode(),
+                        f"RCPT TO:<{alias}>".encode(), b"DATA"):
+            await raw.say(command + b"\r\n")
+        raw.writer.write(signed + b"\r\n.\r\n")
+        lines = [await raw.reader.readline()]
+        while lines[-1][3:4] == b"-":
+            lines.append(await raw.reader.readline())
+        raw.close()
+        assert len(lines) > 1
+        assert all(len(line) <= 512 and line.startswith((b"550-5.7.26 ", b"550 5.7.26 "))
+                   for line in lines), lines
+        text = " ".join(line[11:].decode().rstrip("\r\n") for line in lines)
+        assert all(signer in text for signer in signers), text
 
 
     async def test_spf_for_an_envelope_sender_of_another_organisation(
