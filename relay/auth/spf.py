@@ -28,8 +28,11 @@ from relay.auth.resolver import DnsTemporary, Resolver
 SpfOutcome = Literal["pass", "fail", "softfail", "neutral", "none", "permerror", "temperror"]
 # RFC 7208 §4.6.4: an evaluation may be given at least 20 seconds in all.
 QUERY_SECONDS = 20
-# Evaluations at once; each mostly waits for DNS. More wait for a thread.
+# Evaluations at once, in the whole process; each mostly waits for DNS. More wait
+# for a thread. One pool for every checker: a reload builds a new checker, and a
+# pool of its own would leave the old one's threads idle for good.
 THREADS = 16
+_THREADS = ThreadPoolExecutor(THREADS, thread_name_prefix="spf")
 
 _OUTCOMES: dict[str, SpfOutcome] = {name: name for name in get_args(SpfOutcome)}
 
@@ -94,19 +97,18 @@ def _evaluate(lookup: Lookup, ip: str, sender: str, helo: str) -> tuple[str, str
 
 
 class SpfChecker:
-    """Evaluates the MAIL FROM identity of a message; each in a thread of its own pool."""
+    """Evaluates the MAIL FROM identity of a message, each in a thread of the SPF pool."""
 
     def __init__(self, resolver: Resolver) -> None:
         spf.DNSLookup = _from_context
         self._resolver = resolver
-        self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="spf")
 
     async def check(self, ip: str, sender: str, helo: str) -> SpfResult:
         """SPF for `sender` (an address) sending from `ip`, having said HELO `helo`."""
         domain = sender.rpartition("@")[2].lower()
         loop = asyncio.get_running_loop()
         outcome, explanation = await loop.run_in_executor(
-            self._threads, _evaluate, _bridge(self._resolver, loop), ip, sender, helo)
+            _THREADS, _evaluate, _bridge(self._resolver, loop), ip, sender, helo)
         known = _OUTCOMES.get(outcome)
         if known is None:
             return SpfResult("permerror", domain, f"unexpected SPF result {outcome!r}")

@@ -32,6 +32,7 @@ from tests.smtp.conftest import (
 )
 from tests.smtp.test_delivery import remote_bounce
 from tests.smtp.test_metrics import ON, scrape, value
+from tests.smtp.test_protocol import Raw
 from tests.smtp.test_send import SHIPPING_VARS, _config
 
 SHOP = "acme-shop.example"  # SELLER's domain
@@ -298,6 +299,21 @@ class TestReload:
         assert refused_for_authentication(await seller_sends(world))
         assert (SHOP, "TXT", "udp") in dns_server.queries
 
+
+    async def test_reloads_leave_no_threads_behind(self, checking: World,
+                                                   dns_server: DnsServer) -> None:
+        """Each reload builds a new checker; SPF's threads are the process's, not its own."""
+        dns_server.txt(SHOP, SPF_PASS)
+        assert (await seller_sends(checking)).code == 250
+        before = spf_threads()
+        for _ in range(3):
+            await checking.relay.reload(dataclasses.replace(checking.relay.settings))
+            assert (await seller_sends(checking)).code == 250
+        assert spf_threads() == before
+
+
+def spf_threads() -> int:
+    return sum(t.name.startswith("spf") for t in threading.enumerate())
 
 class TestMetrics:
     @pytest.mark.usefixtures("quiet_relay_logs")
