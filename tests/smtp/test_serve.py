@@ -10,20 +10,28 @@ from pathlib import Path
 from tests.smtp.process import free_port, write_config
 
 
-def test_a_port_in_use_is_a_configuration_error_saying_what_to_do(tmp_path: Path) -> None:
+def serve_beside_a_taken_port(
+    tmp_path: Path, section: str, **settings: dict[str, str]
+) -> tuple[int, subprocess.CompletedProcess[str]]:
+    """`relay serve` with `section`.listen on a port another socket holds: its port and result."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         config = write_config(tmp_path / "relay.toml", {
-            "server": {"listen": f"127.0.0.1:{port}"},
+            **settings,
+            section: {"listen": f"127.0.0.1:{port}"},
             "store": {"url": f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"},
             "upstream": {"kind": "outbox", "outbox_dir": str(tmp_path / "outbox")},
         })
-        result = subprocess.run(
+        return port, subprocess.run(
             [sys.executable, "-m", "relay", "--config", str(config), "serve"],
             capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
         )
+
+
+def test_a_port_in_use_is_a_configuration_error_saying_what_to_do(tmp_path: Path) -> None:
+    port, result = serve_beside_a_taken_port(tmp_path, "server")
     assert result.returncode == 2
     assert result.stderr == (
         f"relay: error: 127.0.0.1:{port} is already in use: "
@@ -33,21 +41,8 @@ def test_a_port_in_use_is_a_configuration_error_saying_what_to_do(tmp_path: Path
 
 def test_a_metrics_port_in_use_stops_the_start_in_one_line(tmp_path: Path) -> None:
     """Exit 2 naming metrics.listen, as for the SMTP port; the SMTP port is let go again."""
-    smtp_port = free_port()
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        config = write_config(tmp_path / "relay.toml", {
-            "server": {"listen": f"127.0.0.1:{smtp_port}"},
-            "metrics": {"listen": f"127.0.0.1:{port}"},
-            "store": {"url": f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"},
-            "upstream": {"kind": "outbox", "outbox_dir": str(tmp_path / "outbox")},
-        })
-        result = subprocess.run(
-            [sys.executable, "-m", "relay", "--config", str(config), "serve"],
-            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
-        )
+    port, result = serve_beside_a_taken_port(
+        tmp_path, "metrics", server={"listen": f"127.0.0.1:{free_port()}"})
     assert result.returncode == 2
     assert result.stderr == (
         f"relay: error: 127.0.0.1:{port} is already in use: "
