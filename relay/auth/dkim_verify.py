@@ -4,6 +4,10 @@ Each signature's key record is fetched with relay.auth.resolver; dkimpy then ver
 with a `dnsfunc` that only hands back what was fetched, so dkimpy does no I/O. Hashing
 a large body is CPU work: as for signing (relay.delivery.dkim), messages up to
 ON_LOOP_MAX are verified on the event loop and larger ones in a thread.
+
+A signature dkimpy cannot process, whatever it raises (it lets a ValueError out for
+an empty l=, an IndexError for an i= equal to d=), is a permerror for that signature
+alone (RFC 6376 §6.1): the message's other signatures and SPF still decide.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Literal
 
 import dkim
 import dkim.util
+import structlog
 
 from relay.auth.resolver import DnsTemporary, Resolver
 
@@ -23,6 +28,8 @@ DkimOutcome = Literal["pass", "fail", "permerror", "temperror"]
 MAX_SIGNATURES = 5  # verified per message; more is a sender making work for us
 ON_LOOP_MAX = 32 * 1024  # as relay.delivery.dkim: below it, a thread costs more than it saves
 _FIELD = re.compile(rb"^DKIM-Signature[ \t]*:", re.IGNORECASE)
+
+log = structlog.get_logger("relay.auth")
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,9 @@ def _verify_one(message: bytes, signature: _Signature, dnsfunc: object) -> DkimR
         return DkimResult("fail", domain, selector, reason)
     except dkim.DKIMException as exc:
         return DkimResult("permerror", domain, selector, str(exc))
+    except Exception as exc:  # dkimpy on a signature it did not expect: the sender's doing
+        log.warning("dkim.unverifiable", domain=domain, error=type(exc).__name__)
+        return DkimResult("permerror", domain, selector, "the signature cannot be verified")
     if ok:
         return DkimResult("pass", domain, selector)
     return DkimResult("fail", domain, selector, "the signature does not match the message")

@@ -125,6 +125,23 @@ class TestAccepted:
         assert answer.code == 250, answer
         assert (SHOP, "TXT", "udp") in dns_server.queries
 
+    @pytest.mark.parametrize(("tag", "broken"), [
+        (b"v=1;", b"v=1; l=;"), (b"i=@acme-shop.example;", b"i=acme-shop.example;")])
+    async def test_a_signature_dkimpy_cannot_process_leaves_spf_to_decide(
+        self, checking: World, dns_server: DnsServer, key: Key, tag: bytes, broken: bytes
+    ) -> None:
+        """dkimpy raises ValueError on an empty l= and IndexError on an i= equal to d=: that
+        signature is a permerror, and SPF passing accepts the message (not 451 4.3.0)."""
+        publish(dns_server, key, SHOP)
+        dns_server.txt(SHOP, SPF_PASS)
+        alias = checking.aliases.buyer_alias
+        signed = sign(compose(SELLER, alias), key, SHOP)
+        assert tag in signed
+        signed = signed.replace(tag, broken, 1)
+        answer = await seller_sends(checking, signed)
+        archived = await checking.relay.store.messages.archived(message_id(answer))
+        assert b"dkim=permerror (aligned with From)" in archived["received"]
+
 
 class TestRefused:
     async def test_neither_passes(self, checking: World, dns_server: DnsServer) -> None:
