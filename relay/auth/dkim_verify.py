@@ -8,6 +8,10 @@ ON_LOOP_MAX are verified on the event loop and larger ones in a thread.
 A signature dkimpy cannot process, whatever it raises (it lets a ValueError out for
 an empty l=, an IndexError for an i= equal to d=), is a permerror for that signature
 alone (RFC 6376 §6.1): the message's other signatures and SPF still decide.
+
+A signature that verifies but does not vouch for the whole message is "policy" (RFC
+8601 §2.7.1), not a pass: one with an l= shorter than the body signs a prefix, and
+anyone may append to it (RFC 6376 §8.2) what then rides on the pass.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from typing import Literal
 import dkim
 import dkim.util
 import structlog
+from dkim.canonicalization import CanonicalizationPolicy
 
 from relay.auth.resolver import DnsTemporary, Resolver
 
-DkimOutcome = Literal["pass", "fail", "permerror", "temperror"]
+DkimOutcome = Literal["pass", "fail", "policy", "permerror", "temperror"]
 MAX_SIGNATURES = 5  # verified per message; more is a sender making work for us
 ON_LOOP_MAX = 32 * 1024  # as relay.delivery.dkim: below it, a thread costs more than it saves
 _FIELD = re.compile(rb"^DKIM-Signature[ \t]*:", re.IGNORECASE)
@@ -117,7 +122,9 @@ def _verify_all(message: bytes, signatures: list[_Signature],
 def _verify_one(message: bytes, signature: _Signature, dnsfunc: object) -> DkimResult:
     domain, selector = signature.domain, signature.selector
     try:
-        ok = dkim.DKIM(message).verify(idx=signature.index, dnsfunc=dnsfunc)
+        verifier = dkim.DKIM(message)
+        ok = verifier.verify(idx=signature.index, dnsfunc=dnsfunc)
+        unacceptable = _unacceptable(verifier) if ok else None
     except dkim.ValidationError as exc:
         reason = str(exc)
         if reason.startswith("body hash mismatch"):
@@ -128,6 +135,20 @@ def _verify_one(message: bytes, signature: _Signature, dnsfunc: object) -> DkimR
     except Exception as exc:  # dkimpy on a signature it did not expect: the sender's doing
         log.warning("dkim.unverifiable", domain=domain, error=type(exc).__name__)
         return DkimResult("permerror", domain, selector, "the signature cannot be verified")
+    if unacceptable is not None:
+        return DkimResult("policy", domain, selector, unacceptable)
     if ok:
         return DkimResult("pass", domain, selector)
     return DkimResult("fail", domain, selector, "the signature does not match the message")
+
+
+def _unacceptable(verifier: dkim.DKIM) -> str | None:
+    """Why a signature that verified still does not vouch for the message, or None."""
+    tags = verifier.signature_fields
+    if b"l" in tags:
+        policy = CanonicalizationPolicy.from_c_value(tags.get(b"c", b"simple/simple"))
+        body = len(policy.canonicalize_body(verifier.body))
+        signed = int(tags[b"l"])
+        if signed < body:
+            return f"it signs only the first {signed} of the body's {body} bytes (l=)"
+    return None

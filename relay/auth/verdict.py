@@ -88,6 +88,8 @@ class Verdict:
         ours = [r for r in self.dkim if self.dkim_aligned(r)]
         if ours:
             r = ours[0]
+            if r.outcome == "policy":
+                return f"the DKIM signature for {r.domain} is not accepted ({_short(r.reason)})"
             return f"the DKIM signature for {r.domain} did not verify ({_short(r.reason)})"
         signers = sorted({r.domain for r in self.dkim if r.outcome == "pass"})
         if signers:

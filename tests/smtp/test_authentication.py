@@ -58,12 +58,14 @@ def publish(dns: DnsServer, key: Key, domain: str, selector: str = SELECTOR) -> 
     dns.txt(record_name(selector, domain), key.txt)
 
 
-def sign(message: bytes, key: Key, domain: str, selector: str = SELECTOR) -> bytes:
-    """DKIM-signed as a sender's mail system signs it (dkimpy, relaxed/relaxed)."""
+def sign(message: bytes, key: Key, domain: str, selector: str = SELECTOR, *,
+         length: bool = False) -> bytes:
+    """DKIM-signed as a sender's mail system signs it (dkimpy, relaxed/relaxed); with
+    `length`, the signature says how much of the body it covers (l=)."""
     signature: bytes = dkim.sign(message, selector.encode(), domain.encode(), key.pem,
                                  canonicalize=(b"relaxed", b"relaxed"),
                                  include_headers=[b"from", b"to", b"subject", b"date",
-                                                  b"message-id"])
+                                                  b"message-id"], length=length)
     return signature + message
 
 
@@ -174,6 +176,21 @@ class TestRefused:
         answer = await seller_sends(checking, signed.replace(b"Pay 10 EUR", b"Pay 99 EUR"))
         assert refused_for_authentication(answer), answer
         assert f"the DKIM signature for {SHOP} did not verify (the body was changed" in (
+            answer.text)
+
+    async def test_text_appended_to_a_body_signed_with_l(
+        self, checking: World, dns_server: DnsServer, key: Key
+    ) -> None:
+        """l= covering the whole body passes; text appended after the signed prefix does
+        not ride on that signature (RFC 6376 §8.2): dkim=policy, refused."""
+        publish(dns_server, key, SHOP)
+        alias = checking.aliases.buyer_alias
+        signed = sign(compose(SELLER, alias, body="Pay 10 EUR.\n"), key, SHOP, length=True)
+        assert b" l=" in signed
+        assert (await seller_sends(checking, signed)).code == 250
+        answer = await seller_sends(checking, signed + b"Pay to IBAN XX00 instead.\r\n")
+        assert refused_for_authentication(answer), answer
+        assert f"the DKIM signature for {SHOP} is not accepted (it signs only the first " in (
             answer.text)
 
     async def test_a_signature_by_another_organisation(
