@@ -11,7 +11,8 @@ alone (RFC 6376 §6.1): the message's other signatures and SPF still decide.
 
 A signature that verifies but does not vouch for the whole message is "policy" (RFC
 8601 §2.7.1), not a pass: one with an l= shorter than the body signs a prefix, and
-anyone may append to it (RFC 6376 §8.2) what then rides on the pass.
+anyone may append to it (RFC 6376 §8.2) what then rides on the pass; so is an
+rsa-sha1 signature, which RFC 8301 §3.1 forbids verifiers to count as valid.
 """
 
 from __future__ import annotations
@@ -145,6 +146,8 @@ def _verify_one(message: bytes, signature: _Signature, dnsfunc: object) -> DkimR
 def _unacceptable(verifier: dkim.DKIM) -> str | None:
     """Why a signature that verified still does not vouch for the message, or None."""
     tags = verifier.signature_fields
+    if tags.get(b"a") == b"rsa-sha1":
+        return "it is rsa-sha1, which RFC 8301 no longer accepts"
     if b"l" in tags:
         policy = CanonicalizationPolicy.from_c_value(tags.get(b"c", b"simple/simple"))
         body = len(policy.canonicalize_body(verifier.body))

@@ -59,13 +59,14 @@ def publish(dns: DnsServer, key: Key, domain: str, selector: str = SELECTOR) -> 
 
 
 def sign(message: bytes, key: Key, domain: str, selector: str = SELECTOR, *,
-         length: bool = False) -> bytes:
+         length: bool = False, algorithm: bytes = b"rsa-sha256") -> bytes:
     """DKIM-signed as a sender's mail system signs it (dkimpy, relaxed/relaxed); with
     `length`, the signature says how much of the body it covers (l=)."""
     signature: bytes = dkim.sign(message, selector.encode(), domain.encode(), key.pem,
                                  canonicalize=(b"relaxed", b"relaxed"),
                                  include_headers=[b"from", b"to", b"subject", b"date",
-                                                  b"message-id"], length=length)
+                                                  b"message-id"], length=length,
+                                 signature_algorithm=algorithm)
     return signature + message
 
 
@@ -192,6 +193,16 @@ class TestRefused:
         assert refused_for_authentication(answer), answer
         assert f"the DKIM signature for {SHOP} is not accepted (it signs only the first " in (
             answer.text)
+
+    async def test_an_rsa_sha1_signature(self, checking: World, dns_server: DnsServer,
+                                         key: Key) -> None:
+        """RFC 8301 §3.1: verifiers must not count rsa-sha1 as valid; dkim=policy, refused."""
+        publish(dns_server, key, SHOP)
+        alias = checking.aliases.buyer_alias
+        signed = sign(compose(SELLER, alias), key, SHOP, algorithm=b"rsa-sha1")
+        answer = await seller_sends(checking, signed)
+        assert refused_for_authentication(answer), answer
+        assert f"the DKIM signature for {SHOP} is not accepted (it is rsa-sha1" in answer.text
 
     async def test_a_signature_by_another_organisation(
         self, checking: World, dns_server: DnsServer, key: Key
