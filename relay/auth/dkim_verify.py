@@ -13,11 +13,16 @@ A signature that verifies but does not vouch for the whole message is "policy" (
 8601 §2.7.1), not a pass: one with an l= shorter than the body signs a prefix, and
 anyone may append to it (RFC 6376 §8.2) what then rides on the pass; so is an
 rsa-sha1 signature, which RFC 8301 §3.1 forbids verifiers to count as valid.
+
+dkimpy's RSA is pure Python and holds the GIL: a key a sender publishes with a
+16384-bit modulus and as long an exponent costs seconds per signature, on the loop
+or off it. Keys beyond MAX_KEY_BITS or MAX_EXPONENT_BITS are a permerror, unused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,12 +32,17 @@ import dkim
 import dkim.util
 import structlog
 from dkim.canonicalization import CanonicalizationPolicy
+from dkim.crypto import parse_public_key
 
 from relay.auth.resolver import DnsTemporary, Resolver
 
 DkimOutcome = Literal["pass", "fail", "policy", "permerror", "temperror"]
 MAX_SIGNATURES = 5  # verified per message; more is a sender making work for us
 ON_LOOP_MAX = 32 * 1024  # as relay.delivery.dkim: below it, a thread costs more than it saves
+# RFC 8301 §3.2: verifiers must take 1024 to 4096 bits and may take more; a real
+# key's exponent is 65537 (17 bits). Past these a verification takes from a second to many.
+MAX_KEY_BITS = 8192
+MAX_EXPONENT_BITS = 64
 _FIELD = re.compile(rb"^DKIM-Signature[ \t]*:", re.IGNORECASE)
 
 log = structlog.get_logger("relay.auth")
@@ -101,6 +111,9 @@ async def verify(message: bytes, resolver: Resolver) -> list[DkimResult]:
         elif key is None:
             results.append(DkimResult("permerror", signature.domain, signature.selector,
                                       f"no DKIM key is published at {signature.key_name}"))
+        elif (costly := _too_costly(key)) is not None:
+            results.append(DkimResult("permerror", signature.domain, signature.selector,
+                                      costly))
         else:
             keys[signature.key_name.encode() + b"."] = key
             to_verify.append(signature)
@@ -110,6 +123,24 @@ async def verify(message: bytes, resolver: Resolver) -> list[DkimResult]:
         else:
             results.extend(await asyncio.to_thread(_verify_all, message, to_verify, keys))
     return results
+
+
+def _too_costly(key: bytes) -> str | None:
+    """Why an RSA key record is too large to verify with, or None (also when dkimpy will
+    find it broken: it says how)."""
+    try:
+        tags = dkim.util.parse_tag_value(key)
+        if tags.get(b"k", b"rsa") != b"rsa":
+            return None
+        public = parse_public_key(base64.b64decode(tags[b"p"]))
+        bits = int(public["modulus"]).bit_length()
+        exponent = int(public["publicExponent"]).bit_length()
+    except Exception:
+        return None
+    if bits > MAX_KEY_BITS or exponent > MAX_EXPONENT_BITS:
+        return (f"the key is too large to verify with ({bits}-bit modulus, {exponent}-bit "
+                f"exponent; at most {MAX_KEY_BITS} and {MAX_EXPONENT_BITS})")
+    return None
 
 
 def _verify_all(message: bytes, signatures: list[_Signature],
