@@ -3,6 +3,7 @@ the keys and SPF records served by a DNS server on loopback that records every q
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import email
 import email.policy
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dkim
+import nacl.signing
 import pytest
 
 from relay import replies
@@ -100,6 +102,19 @@ class TestAccepted:
         answer = await seller_sends(checking, sign(compose(SELLER, alias), key, SHOP))
         assert answer.code == 250, answer
         assert (f"{SELECTOR}._domainkey.{SHOP}", "TXT", "udp") in dns_server.queries
+
+    async def test_aligned_ed25519(self, checking: World, dns_server: DnsServer) -> None:
+        """RFC 8463: an ed25519-sha256 signature alone verifies (dkimpy needs pynacl)."""
+        secret = nacl.signing.SigningKey.generate()
+        public = base64.b64encode(bytes(secret.verify_key)).decode()
+        dns_server.txt(record_name("ed", SHOP), f"v=DKIM1; k=ed25519; p={public}")
+        alias = checking.aliases.buyer_alias
+        message = compose(SELLER, alias)
+        signature = dkim.sign(message, b"ed", SHOP.encode(), base64.b64encode(bytes(secret)),
+                              signature_algorithm=b"ed25519-sha256",
+                              include_headers=[b"from", b"to", b"subject"])
+        answer = await seller_sends(checking, signature + message)
+        assert answer.code == 250, answer
 
     async def test_aligned_spf(self, checking: World, dns_server: DnsServer) -> None:
         """Unsigned, but the From domain's SPF record lists the client's address."""
