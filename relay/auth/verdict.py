@@ -9,13 +9,18 @@ verdict is temporary: asking again later may pass, so the sender hears 451, neve
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from relay.auth.alignment import aligned
+from relay.auth.alignment import aligned, ascii_domain
 from relay.auth.dkim_verify import DkimResult
 from relay.auth.spf import SpfResult
 
 _REASON_MAX = 120
+# A property value written as it is (RFC 8601 §2.2: a domain name, an RFC 2045 token);
+# anything else, say a d= that no domain has, goes in quotes, cut to _REASON_MAX.
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]{1,253}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ class Verdict:
             if r.reason:
                 item += f" reason={_quoted(r.reason)}"
             if r.domain:
-                item += f" header.d={r.domain} header.s={r.selector}"
+                item += f" header.d={_pvalue(r.domain)} header.s={_pvalue(r.selector)}"
             items.append(item)
         if not self.dkim:
             items.append("dkim=none (no signature)")
@@ -73,7 +78,7 @@ class Verdict:
         spf = f"spf={self.spf.outcome} ({note}; client {self.client_ip})"
         if self.spf.reason and self.spf.outcome != "pass":
             spf += f" reason={_quoted(self.spf.reason)}"
-        items.append(f"{spf} smtp.mailfrom={self.spf.domain or '(none)'}")
+        items.append(f"{spf} smtp.mailfrom={_pvalue(ascii_domain(self.spf.domain))}")
         return ";\r\n\t".join(items)
 
     def explanation(self) -> str:
@@ -127,5 +132,11 @@ def _short(reason: str) -> str:
 
 def _quoted(reason: str) -> str:
     """An RFC 8601 reason value: a quoted string of printable ASCII."""
-    text = _short(reason).encode("ascii", "replace").decode("ascii")
+    text = _CONTROL.sub("?", _short(reason)).encode("ascii", "replace").decode("ascii")
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _pvalue(value: str) -> str:
+    """A property's value as RFC 8601's ABNF has it: d= and s= come from the message, and
+    may hold spaces, brackets or a thousand characters that would break the field."""
+    return value if _PLAIN.fullmatch(value) else _quoted(value)
