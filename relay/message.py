@@ -205,7 +205,7 @@ def seven_bit_head(data: bytes) -> bytes:
 
 
 _RESULTS_FIELD = re.compile(rb"Authentication-Results[ \t]*:", re.IGNORECASE)
-_COMMENT = re.compile(rb"\([^()]*\)")
+_AUTHSERV_ID = re.compile(rb'"(?:[^"\\]|\\.)*"|[^\s;()]+')
 
 
 def stamp_results(received: bytes, results: AuthenticationResults) -> bytes:
@@ -221,10 +221,29 @@ def stamp_results(received: bytes, results: AuthenticationResults) -> bytes:
 
 
 def _claims(field: bytes, authserv_id: bytes) -> bool:
-    """Whether an Authentication-Results field's authserv-id is `authserv_id`."""
-    value = _COMMENT.sub(b" ", field.split(b":", 1)[1])
-    first = value.replace(b";", b" ; ").split()
-    return bool(first) and first[0].lower() == authserv_id
+    """Whether an Authentication-Results field's authserv-id is `authserv_id`: a token or
+    a quoted string (RFC 8601 §2.2), after any comments, nested ones too."""
+    value = field.split(b":", 1)[1]
+    first = _AUTHSERV_ID.match(value, _past_comments(value))
+    return first is not None and first[0].replace(b"\\", b"").strip(b'"').lower() == authserv_id
+
+
+def _past_comments(value: bytes) -> int:
+    """Where `value`'s first word starts, past white space and comments. One pass: a
+    sender may nest parentheses by the thousand."""
+    depth = escaped = 0
+    for at, byte in enumerate(value):
+        if escaped:
+            escaped = 0
+        elif byte == 0x5C and depth:  # a quoted-pair in a comment
+            escaped = 1
+        elif byte == 0x28:  # (
+            depth += 1
+        elif byte == 0x29 and depth:  # )
+            depth -= 1
+        elif not depth and byte not in b" \t\r\n":
+            return at
+    return len(value)
 
 
 def has_bare_line_ending(data: bytes) -> bool:
