@@ -11,12 +11,25 @@ its own.
 
 from __future__ import annotations
 
+import idna
+
 from relay.content.spotting import public_suffix_list
 
 
 def ascii_domain(domain: str) -> str:
-    """`domain` lower-cased, without a final dot, in A-labels where it is an IDN."""
+    """`domain` lower-cased, without a final dot, in A-labels where it is an IDN.
+
+    By IDNA 2008 (with UTS #46 mapping), as DNS registries and dnspython do: Python's
+    own "idna" codec is IDNA 2003, which turns faß.de into fass.de, a domain of its own,
+    where a signer's d= says xn--fa-hia.de.
+    """
     name = domain.strip().rstrip(".").lower()
+    if name.isascii():
+        return name
+    try:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        pass
     try:
         return name.encode("idna").decode("ascii")
     except UnicodeError:

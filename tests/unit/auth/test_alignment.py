@@ -16,6 +16,7 @@ from relay.auth.alignment import aligned, organisational_domain
     ("a.b.shop.github.io", "shop.github.io"),  # a private suffix counts as public
     ("Mail.Example.COM.", "example.com"),
     ("post.münchen.de", "xn--mnchen-3ya.de"),  # IDNs in A-labels
+    ("post.faß.de", "xn--fa-hia.de"),  # IDNA 2008: ß is kept, not mapped to ss
 ])
 def test_organisational_domain(domain: str, organisation: str) -> None:
     assert organisational_domain(domain) == organisation
@@ -31,6 +32,8 @@ def test_organisational_domain(domain: str, organisation: str) -> None:
     ("co.uk", "example.co.uk", False),  # a suffix signing for a name under it
     ("alice.github.io", "bob.github.io", False),  # two sites on a private suffix
     ("xn--mnchen-3ya.de", "münchen.de", True),
+    ("xn--fa-hia.de", "faß.de", True),  # a d= in IDNA 2008 A-labels, a From in U-labels
+    ("fass.de", "faß.de", False),
     ("", "acme-shop.example", False),
 ])
 def test_aligned(signer: str, author: str, expected: bool) -> None:
