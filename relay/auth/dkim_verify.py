@@ -16,7 +16,8 @@ rsa-sha1 signature, which RFC 8301 §3.1 forbids verifiers to count as valid.
 
 dkimpy's RSA is pure Python and holds the GIL: a key a sender publishes with a
 16384-bit modulus and as long an exponent costs seconds per signature, on the loop
-or off it. Keys beyond MAX_KEY_BITS or MAX_EXPONENT_BITS are a permerror, unused.
+or off it. Keys beyond MAX_KEY_BITS or MAX_EXPONENT_BITS are a permerror, unused, as is a
+revoked one (an empty p=, which dkimpy would call a signature that does not match).
 """
 
 from __future__ import annotations
@@ -111,9 +112,9 @@ async def verify(message: bytes, resolver: Resolver) -> list[DkimResult]:
         elif key is None:
             results.append(DkimResult("permerror", signature.domain, signature.selector,
                                       f"no DKIM key is published at {signature.key_name}"))
-        elif (costly := _too_costly(key)) is not None:
+        elif (unusable := _unusable(key)) is not None:
             results.append(DkimResult("permerror", signature.domain, signature.selector,
-                                      costly))
+                                      unusable))
         else:
             keys[signature.key_name.encode() + b"."] = key
             to_verify.append(signature)
@@ -125,11 +126,13 @@ async def verify(message: bytes, resolver: Resolver) -> list[DkimResult]:
     return results
 
 
-def _too_costly(key: bytes) -> str | None:
-    """Why an RSA key record is too large to verify with, or None (also when dkimpy will
-    find it broken: it says how)."""
+def _unusable(key: bytes) -> str | None:
+    """Why a key record is not to be verified with (revoked, too large), or None (also
+    when dkimpy will find it broken: it says how)."""
     try:
         tags = dkim.util.parse_tag_value(key)
+        if tags.get(b"p", b"-").strip() == b"":  # RFC 6376 §3.6.1
+            return "the key has been revoked (an empty p=)"
         if tags.get(b"k", b"rsa") != b"rsa":
             return None
         public = parse_public_key(base64.b64decode(tags[b"p"]))

@@ -209,6 +209,17 @@ class TestRefused:
         assert f"the DKIM signature for {SHOP} is not accepted (it signs only the first " in (
             answer.text)
 
+    async def test_a_revoked_key(self, checking: World, dns_server: DnsServer,
+                                 key: Key) -> None:
+        """RFC 6376 §3.6.1: an empty p= is a revoked key; the sender hears that, not that
+        the signature does not match."""
+        dns_server.txt(record_name(SELECTOR, SHOP), "v=DKIM1; k=rsa; p=")
+        alias = checking.aliases.buyer_alias
+        answer = await seller_sends(checking, sign(compose(SELLER, alias), key, SHOP))
+        assert refused_for_authentication(answer), answer
+        assert f"the DKIM signature for {SHOP} did not verify (the key has been revoked" in (
+            answer.text)
+
     async def test_an_rsa_sha1_signature(self, checking: World, dns_server: DnsServer,
                                          key: Key) -> None:
         """RFC 8301 §3.1: verifiers must not count rsa-sha1 as valid; dkim=policy, refused."""
