@@ -180,8 +180,7 @@ class Relay:
         # Read first: a key that cannot sign is a configuration error before anything opens.
         self.signer = Signer(load_key(settings.dkim))
         self.store = Store(settings.store.url, settings.aliases.length, settings.aliases.domain)
-        self.transport = Replaceable(transport or create_transport(settings.upstream,
-                                                                   self.signer))
+        self.transport = Replaceable(transport or _upstream(settings, self.signer))
         self.bouncer = Bouncer(self.store.notices, settings.server.hostname,
                                settings.aliases.domain)
         self.metrics = Metrics()
@@ -280,7 +279,9 @@ class Relay:
         applied = change.applied
         tls = server_tls(applied)
         dkim_key = load_key(applied.dkim)
-        upstream = _upstream(applied, self.signer) if "upstream" in change.changed else None
+        greeting = applied.server.hostname != self.settings.server.hostname
+        upstream = (_upstream(applied, self.signer)
+                    if "upstream" in change.changed or greeting else None)
         bouncer = Bouncer(self.store.notices, applied.server.hostname, applied.aliases.domain)
         pipeline = self._pipeline(applied, bouncer)
         if "logging" in change.changed:
@@ -402,7 +403,7 @@ def server_tls(settings: Settings) -> ssl.SSLContext | None:
 
 def _upstream(settings: Settings, signer: Signer) -> Transport:
     try:
-        return create_transport(settings.upstream, signer)
+        return create_transport(settings.upstream, signer, settings.server.hostname)
     except (OSError, ssl.SSLError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         raise ConfigError(f"upstream.ca_file: cannot load it ({reason})") from None

@@ -108,9 +108,13 @@ class SmtpTransport:
 
     IDLE_SECONDS = 30.0
 
-    def __init__(self, settings: UpstreamSettings, signer: Signer | None = None) -> None:
+    def __init__(self, settings: UpstreamSettings, signer: Signer | None = None,
+                 helo: str | None = None) -> None:
         self._settings = settings
         self._signer = signer or Signer()
+        # The name relay gives in EHLO: server.hostname, which its address's PTR names,
+        # not whatever the machine calls itself (a smarthost may check the two agree).
+        self._helo = helo
         self._tls = None if settings.tls == "none" else client_tls_context(settings.ca_file)
         self._idle: list[tuple[float, aiosmtplib.SMTP]] = []
 
@@ -126,6 +130,7 @@ class SmtpTransport:
             tls_context=self._tls,
             username=s.username,
             password=s.password,
+            local_hostname=self._helo,
         )
 
     def _kept(self) -> aiosmtplib.SMTP | None:
@@ -272,7 +277,9 @@ class Replaceable:
             await transport.close()
 
 
-def create_transport(settings: UpstreamSettings, signer: Signer | None = None) -> Transport:
+def create_transport(settings: UpstreamSettings, signer: Signer | None = None,
+                     helo: str | None = None) -> Transport:
+    """`helo`: the name to greet an SMTP upstream with (server.hostname)."""
     if settings.kind == "outbox":
         return OutboxTransport(settings.outbox_dir, signer)
-    return SmtpTransport(settings, signer)
+    return SmtpTransport(settings, signer, helo)

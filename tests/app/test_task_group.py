@@ -42,7 +42,8 @@ async def test_a_failing_worker_stops_serve_with_the_traceback_logged(
                              logging={"format": "json", "level": "info"})
     broken = Broken()
 
-    def create_transport(settings: UpstreamSettings, signer: object = None) -> Broken:
+    def create_transport(settings: UpstreamSettings, signer: object = None,
+                         helo: object = None) -> Broken:
         return broken
 
     monkeypatch.setattr(app, "create_transport", create_transport)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from email import policy
 from email.parser import BytesParser
@@ -58,6 +59,21 @@ class TestRetries:
         await drained(world)
         assert len(world.upstream.handler.messages) == 1
 
+
+
+class TestGreeting:
+    async def test_relay_greets_the_upstream_with_its_hostname(self, world: World) -> None:
+        """EHLO gives server.hostname, the name the relay's PTR names, not the machine's;
+        a reload that changes it greets with the new name."""
+        await send_one(world)
+        (first,) = await world.upstream.handler.wait_for(1)
+        assert first.helo == world.relay.settings.server.hostname == "mx.relay.example"
+        settings = world.relay.settings
+        await world.relay.reload(dataclasses.replace(settings, server=dataclasses.replace(
+            settings.server, hostname="mail.relay.example")))
+        await send_one(world)
+        _, second = await world.upstream.handler.wait_for(2)
+        assert second.helo == "mail.relay.example"
 
 class TestNotices:
     async def test_550_sends_the_sender_a_notice_without_the_real_recipient(

@@ -25,6 +25,7 @@ class Received:
     rcpt_tos: list[str]
     data: bytes
     mail_options: list[str] = field(default_factory=list)
+    helo: str | None = None  # the name the client gave in EHLO/HELO
 
 
 @dataclass
@@ -55,7 +56,7 @@ class UpstreamHandler:
         assert envelope.original_content is not None
         self.messages.append(Received(
             envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
-            list(envelope.mail_options),
+            list(envelope.mail_options), session.host_name,
         ))
         self.arrived.set()
         return "250 OK queued"
