@@ -125,7 +125,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from relay.config import load
 
-    settings = load(Path(args.config) if args.config else None)
+    settings = load(Path(args.config) if args.config else None, secrets=args.secrets)
 
     output = asyncio.run(handler(settings, args))
     return SUCCESS if output is None else _print(output, args.json)

@@ -107,10 +107,13 @@ def group(commands: Commands, name: str, help: str) -> Commands:
     return parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", title="actions")
 
 
-def command(commands: Commands, name: str, handler: Handler, help: str) -> Parser:
+def command(commands: Commands, name: str, handler: Handler, help: str,
+            *, secrets: bool = False) -> Parser:
+    """`secrets`: the command needs the upstream password (it delivers, or checks that
+    it can); the others run without it, also beside a stopped service."""
     parser = commands.add_parser(name, help=help, description=help)
     add_globals(parser, top=False)
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=handler, secrets=secrets)
     return parser
 
 

@@ -60,8 +60,8 @@ async def serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def register(commands: Commands) -> None:
-    command(commands, "serve", serve, "run the relay in the foreground")
+    command(commands, "serve", serve, "run the relay in the foreground", secrets=True)
     command(commands, "check-config", check_config,
-            "validate the configuration and print it, secrets masked")
+            "validate the configuration and print it, secrets masked", secrets=True)
     database = group(commands, "db", "the store's schema")
     command(database, "upgrade", on_store(db_upgrade), "create or migrate the schema")

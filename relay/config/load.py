@@ -191,9 +191,6 @@ def _validate_delivery(settings: Settings, fail: Fail) -> None:
     if not settings.store.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         fail("store.url", 'expected "sqlite+aiosqlite:///PATH" or "postgresql+asyncpg://..."')
     up = settings.upstream
-    if up.kind == "smtp" and up.username is not None and up.password is None:
-        fail("upstream.password_file", f"upstream.username is set but no password "
-             f"(set upstream.password_file or {PASSWORD_ENV})")
     if not 0 < up.port < 65536:
         fail("upstream.port", "must be between 1 and 65535")
     if settings.queue.workers < 1:
@@ -321,11 +318,20 @@ def _read_password(upstream: UpstreamSettings, environ: Mapping[str, str]) -> Up
         return dataclasses.replace(upstream, password=secret)
     if PASSWORD_ENV in environ:
         return dataclasses.replace(upstream, password=environ[PASSWORD_ENV])
+    if upstream.kind == "smtp" and upstream.username is not None:
+        _fail("upstream.password_file", f"upstream.username is set but no password "
+              f"(set upstream.password_file or {PASSWORD_ENV})")
     return upstream
 
 
-def parse(document: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from a parsed TOML document."""
+def parse(document: Mapping[str, object], environ: Mapping[str, str] | None = None,
+          *, secrets: bool = True) -> Settings:
+    """Build Settings from a parsed TOML document.
+
+    `secrets=False` leaves the upstream password unread: a command that only works on
+    the store runs beside a stopped service too, whose credentials systemd has taken
+    away with it.
+    """
     hints = get_type_hints(Settings)
     sections: dict[str, Any] = {}
     for name, raw in document.items():
@@ -337,8 +343,9 @@ def parse(document: Mapping[str, object], environ: Mapping[str, str] | None = No
             raise ConfigError(f"[{name}]: unknown section")
     env = os.environ if environ is None else environ
     settings = _credentials(Settings(**sections), env)
-    upstream = _read_password(settings.upstream, env)
-    settings = dataclasses.replace(settings, upstream=upstream)
+    if secrets:
+        settings = dataclasses.replace(settings,
+                                       upstream=_read_password(settings.upstream, env))
     _validate(settings)
     if settings.dkim.selector is not None and settings.dkim.domain is None:
         dkim = dataclasses.replace(settings.dkim, domain=settings.aliases.domain)
@@ -352,8 +359,10 @@ def config_path(path: Path | None = None, environ: Mapping[str, str] | None = No
     return path or Path(env.get(CONFIG_ENV, DEFAULT_CONFIG))
 
 
-def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the file named by `path`, else $RELAY_CONFIG, else config/relay.toml."""
+def load(path: Path | None = None, environ: Mapping[str, str] | None = None,
+         *, secrets: bool = True) -> Settings:
+    """Read the file named by `path`, else $RELAY_CONFIG, else config/relay.toml
+    (`secrets`: as for `parse`)."""
     env = os.environ if environ is None else environ
     path = config_path(path, env)
     try:
@@ -365,4 +374,4 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
         raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return parse(document, env)
+    return parse(document, env, secrets=secrets)

@@ -88,6 +88,27 @@ class TestDbUpgrade:
         assert relay.ok(*ADD)["id"] == "s1"
 
 
+
+class TestBesideAStoppedService:
+    """Under systemd the password is a credential that exists only while the unit runs."""
+
+    @pytest.fixture
+    def relay_without_credential(self, relay: Relay, store_url: str,
+                                 write_config: WriteConfig, tmp_path: Path) -> Relay:
+        gone = tmp_path / "credentials" / "upstream-password"
+        write_config(store_url, f'\n[upstream]\nkind = "smtp"\nusername = "relay"\n'
+                                f'password_file = "{gone}"\n')
+        return relay
+
+    def test_a_store_command_needs_no_upstream_password(
+        self, relay_without_credential: Relay
+    ) -> None:
+        assert relay_without_credential.ok(*ADD)["id"] == "s1"
+
+    def test_check_config_still_reads_it(self, relay_without_credential: Relay) -> None:
+        line = one_line_error(relay_without_credential("check-config"), 2)
+        assert line.startswith("relay: error: upstream.password_file: cannot read it")
+
 def test_an_unreachable_store_is_exit_1(
     write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:

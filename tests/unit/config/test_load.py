@@ -250,6 +250,13 @@ class TestSecrets:
                                 "password_file": "%d/upstream-password"}},
                   environ={"CREDENTIALS_DIRECTORY": str(tmp_path)})
 
+    def test_without_secrets_the_password_is_left_unread(self, tmp_path: Path) -> None:
+        settings = parse({"upstream": {"kind": "smtp", "username": "u",
+                                       "password_file": "%d/upstream-password"}},
+                         environ={"CREDENTIALS_DIRECTORY": str(tmp_path)}, secrets=False)
+        assert settings.upstream.password is None
+        assert settings.upstream.password_file == tmp_path / "upstream-password"
+
     def test_password_is_not_a_file_key(self) -> None:
         with pytest.raises(ConfigError, match=r"upstream\.password: unknown key"):
             parse({"upstream": {"password": "inline"}}, environ={})
