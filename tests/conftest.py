@@ -35,11 +35,12 @@ DOMAIN = "relay.example"
 SettingsFactory = Callable[..., Settings]
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `extra` laid over it, tables merged key by key (as TOML sections)."""
     out = dict(base)
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge(out[key], value)
         else:
             out[key] = value
     return out
@@ -50,7 +51,7 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
     """Settings built through the real parser, from a small TOML-shaped dict."""
 
     def factory(**sections: dict[str, Any]) -> Settings:
-        document = _merge(
+        document = merge(
             {
                 "server": {"listen": "127.0.0.1:0", "hostname": "mx.relay.example"},
                 "aliases": {"domain": DOMAIN},

@@ -30,6 +30,7 @@ import pytest
 from relay.cli import build_parser
 from relay.cli.command import ParserExit, UsageError
 from relay.config import parse
+from tests.conftest import merge
 
 ROOT = Path(__file__).parents[2]
 README = ROOT / "README.md"
@@ -90,16 +91,6 @@ def test_each_toml_block_loads_as_relay_configuration(index: int, tmp_path: Path
     parse(tomllib.loads(block), {"CREDENTIALS_DIRECTORY": str(directory)})
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def _toml(document: dict[str, Any]) -> str:
     """Enough of a TOML writer for a relay configuration: tables of scalars and lists."""
     lines = []
@@ -119,7 +110,7 @@ def test_the_production_example_edited_as_the_guide_says_passes_check_config(
                              .replace("/var/lib/relay", str(tmp_path / "state"))
                              .replace("/etc/relay/templates", str(ROOT / "config" / "templates")))
     for block in blocks("toml"):
-        document = _merge(document, tomllib.loads(
+        document = merge(document, tomllib.loads(
             block.replace("/var/lib/relay", str(tmp_path / "state"))
                  .replace("/etc/relay/templates", str(ROOT / "config" / "templates"))))
     config = tmp_path / "relay.toml"
